@@ -1,0 +1,1 @@
+"""goridge RPC server and method registry."""
