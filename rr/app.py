@@ -1,0 +1,88 @@
+"""The application context handed to every plugin factory.
+
+Plugins find shared services here (config, RPC registry, metrics registry, other plugins,
+loggers) and build worker pools through ``make_pool`` so that every pool gets the same
+command/environment rules (spec/worker-protocol.md §1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry
+
+from rr import __version__
+from rr.config import Config, Section
+from rr.errors import ConfigError
+from rr.rpc.registry import Registry
+
+if TYPE_CHECKING:
+    from rr.plugin import Plugin
+    from rr.pool.pool import Pool
+
+
+class App:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rpc = Registry()
+        self.metrics = CollectorRegistry(auto_describe=True)
+        self.plugins: dict[str, Plugin] = {}
+        self.shutting_down = False
+        self.version = __version__
+
+    def logger(self, name: str) -> logging.Logger:
+        return logging.getLogger(name)
+
+    def plugin(self, name: str) -> Any:
+        return self.plugins.get(name)
+
+    # -- worker pools -------------------------------------------------------------
+    def server_enabled(self) -> bool:
+        return self.config.has("server")
+
+    def worker_command(self, pool_section: Section) -> list[str]:
+        """``<plugin>.pool.command`` or ``server.command``; a string splits on single spaces."""
+        src = pool_section if pool_section.has("command") else self.config.section("server")
+        raw = src.raw("command")
+        if isinstance(raw, list):
+            cmd = [str(x) for x in raw]
+        elif raw is None or str(raw).strip() == "":
+            raise ConfigError("server.command: command should not be empty")
+        else:
+            s = str(raw)
+            # `-o server.command=php,worker.php` arrives as a comma list (viper semantics)
+            cmd = s.split(",") if "," in s and " " not in s else s.split(" ")
+        if not cmd or not cmd[0]:
+            raise ConfigError("server.command: command should not be empty")
+        return cmd
+
+    def worker_env(self, mode: str) -> dict[str, str]:
+        server = self.config.section("server")
+        env = dict(os.environ)
+        env["RR_RELAY"] = server.string("relay", "pipes") or "pipes"
+        if self.config.has("rpc.listen"):
+            env["RR_RPC"] = self.config.string("rpc.listen")
+        for k, v in server.section("env").items():
+            env[str(k).upper()] = os.path.expandvars("" if v is None else str(v))
+        env["RR_VERSION"] = self.version
+        if mode:
+            env["RR_MODE"] = mode
+        return env
+
+    def make_pool(self, plugin: str, section: Section, mode: str) -> Pool:
+        from rr.pool.config import PoolConfig
+        from rr.pool.pool import Pool
+
+        cfg = PoolConfig.from_section(section)
+        server = self.config.section("server")
+        return Pool(
+            name=plugin,
+            config=cfg,
+            command=self.worker_command(section),
+            env=self.worker_env(mode),
+            relay=server.string("relay", "pipes") or "pipes",
+            user=server.string("user"),
+            logger=self.logger("server"),
+        )

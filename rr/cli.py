@@ -1,0 +1,87 @@
+"""The `rr` command line (spec/rpc-and-cli.md §7).
+
+Sub-commands live in rr.commands.<name>; each module has ``register(subparsers)`` which
+adds its parser and sets ``func`` to a ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+
+from rr import __version__
+
+COMMANDS = ["serve", "reset", "workers", "stop", "jobs", "cron"]
+
+
+def version_line() -> str:
+    return (f"rr version {__version__} (build time: python, {platform.python_implementation()} "
+            f"{platform.python_version()}), OS: {sys.platform}, arch: {platform.machine()}")
+
+
+def global_parser() -> argparse.ArgumentParser:
+    """Flags valid for every sub-command (they may stand before or after it)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("-c", "--config", default=argparse.SUPPRESS)
+    p.add_argument("-w", "--WorkDir", "--workdir", dest="workdir", default=argparse.SUPPRESS)
+    p.add_argument("--dotenv", default=argparse.SUPPRESS)
+    p.add_argument("-o", "--override", action="append", default=argparse.SUPPRESS)
+    p.add_argument("-s", "--silent", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-e", "--enable-experimental", dest="experimental", action="store_true",
+                   default=argparse.SUPPRESS)
+    p.add_argument("-p", "--pid", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-d", "--debug", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-f", "--force", action="store_true", default=argparse.SUPPRESS)
+    return p
+
+
+DEFAULTS = {"config": ".rr.yaml", "workdir": None, "dotenv": None, "override": [],
+            "silent": False, "experimental": False, "pid": False, "debug": False,
+            "force": False}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    glob = global_parser()
+    parser = argparse.ArgumentParser(prog="rr", parents=[glob],
+                                     description="RoadRunner-compatible PHP application server")
+    parser.add_argument("-v", "--version", action="version", version=version_line())
+    subs = parser.add_subparsers(dest="command", metavar="command")
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"rr.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"rr.commands.{name}":
+                raise
+            continue
+        mod.register(subs, glob)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for k, v in DEFAULTS.items():
+        if not hasattr(args, k):
+            setattr(args, k, v)
+    if not args.dotenv and os.environ.get("DOTENV_PATH"):
+        args.dotenv = os.environ["DOTENV_PATH"]
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 1
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 1
+
+
+def fail(message: str) -> int:
+    """Errors are printed bold red to stderr; exit code 1 (as RoadRunner's cobra CLI)."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\x1b[1;31m{message}\x1b[0m\n")
+    else:
+        sys.stderr.write(message + "\n")
+    return 1

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shutil.which("php") is None:
+        skip = pytest.mark.skip(reason="php-cli is not installed")
+        for item in items:
+            if "php" in item.keywords:
+                item.add_marker(skip)

@@ -1,0 +1,146 @@
+"""Shared test helpers: free ports, starting `rr serve` as a user would, RPC calls."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rr.goridge.rpc import RPCClient
+
+ROOT = Path(__file__).resolve().parent.parent
+PHP_DIR = ROOT / "php"
+PHP_FIXTURES = ROOT / "tests" / "php"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - polling
+            last_exc = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what}" + (f": {last_exc}" if last_exc else ""))
+
+
+class RRProcess:
+    """`python -m rr serve -c <file>` in a subprocess, with its output captured."""
+
+    def __init__(self, config: str, workdir: Path, args: list[str] | None = None,
+                 env: dict[str, str] | None = None, config_name: str = ".rr.yaml") -> None:
+        self.workdir = workdir
+        self.config_path = workdir / config_name
+        self.config_path.write_text(textwrap.dedent(config))
+        self.args = args or []
+        self.env = {**os.environ, **(env or {})}
+        self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._out: list[str] = []
+        self._lock = threading.Lock()
+
+    # output ----------------------------------------------------------------------
+    def _pump(self, stream: Any) -> None:
+        for raw in iter(stream.readline, b""):
+            with self._lock:
+                self._out.append(raw.decode("utf-8", "replace"))
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "".join(self._out)
+
+    def wait_output(self, text: str, timeout: float = 20.0) -> None:
+        def found() -> bool:
+            if text in self.output:
+                return True
+            if self.proc is not None and self.proc.poll() is not None and text not in self.output:
+                raise RuntimeError(f"rr exited with {self.proc.returncode}:\n{self.output}")
+            return False
+
+        try:
+            wait_for(found, timeout, what=repr(text))
+        except TimeoutError:
+            raise TimeoutError(f"{text!r} not seen; output so far:\n{self.output}") from None
+
+    # lifecycle -------------------------------------------------------------------
+    def start(self, wait: bool = True, timeout: float = 30.0) -> RRProcess:
+        cmd = [sys.executable, "-m", "rr", "serve", "-c", str(self.config_path), *self.args]
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+        if wait:
+            self.wait_output("RoadRunner server started", timeout)
+        return self
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL rr and every worker (its whole session)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+    def __enter__(self) -> RRProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        finally:
+            self.kill()
+
+
+def rpc(address: str, method: str, arg: Any = True) -> Any:
+    with RPCClient(address) as c:
+        return c.call(method, arg)
+
+
+def run_cli(*args: str, cwd: Path, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rr", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def php_worker(name: str) -> str:
+    """`php <fixture>` command string for server.command."""
+    return f"php {PHP_FIXTURES / name}"
