@@ -1,0 +1,1 @@
+"""Key-value storages reachable over the ``kv.*`` RPC (spec/kv.md)."""
