@@ -48,8 +48,10 @@ class PipelineOptions:
 
     def __init__(self, name: str, driver: str, options: Mapping[str, Any], *,
                  declared: bool = False, global_section: Section | None = None,
-                 priority: int = 10) -> None:
+                 priority: int = 10, timeout: float = 60.0) -> None:
         self.name = name
+        # jobs.timeout: the deadline of one push / pause / resume / stop (seconds)
+        self.timeout = timeout
         self.driver = driver
         self.declared = declared
         self.priority = priority
@@ -175,6 +177,12 @@ class Delivery(abc.ABC):
     @abc.abstractmethod
     async def requeue(self, headers: Headers | None, delay: int) -> None:
         """Publish a copy with merged headers and the new delay, then remove the original."""
+
+    async def release(self) -> None:
+        """Give back a delivery no worker has started (graceful shutdown).
+
+        Default: nothing, the message stays un-acked and the broker redelivers it once the
+        consumer goes away. In-process drivers put it back into their buffer instead."""
 
 
 Sink = Callable[[Delivery], Awaitable[None]]
