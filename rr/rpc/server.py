@@ -1,0 +1,217 @@
+"""The goridge RPC listener (spec/goridge.md §7).
+
+One connection carries request frames with exactly two options (sequence number, method
+name length). Each request gets one reply frame echoing both; replies may leave out of
+order because requests of one connection run concurrently (a slow `resetter.Reset` must
+not hold up a `kv.Get` of the same client), matching is by sequence number.
+A frame the server cannot trust (bad CRC, wrong option count, truncated) closes the
+connection without a reply: the byte stream is desynchronised from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+from rr.errors import ConfigError, RRError
+from rr.goridge.frame import CODEC_GOB, HEADER_SIZE, FrameError, decode_header, decode_options
+from rr.goridge.rpc import encode_reply, request_codec
+from rr.rpc.registry import Registry, RPCError
+
+INVALID_DSN = "invalid socket DSN (tcp://:6001, unix://file.sock)"
+# Requests of one connection that may run at once; reading pauses beyond that.
+MAX_IN_FLIGHT = 64
+
+
+@dataclass(frozen=True)
+class Listen:
+    """A parsed ``rpc.listen`` DSN."""
+
+    scheme: str  # "tcp" or "unix"
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"unix://{self.path}" if self.scheme == "unix" else f"tcp://{self.host}:{self.port}"
+
+
+def parse_listen(dsn: str, key: str = "rpc.listen") -> Listen:
+    """``tcp://host:port`` or ``unix:///path``; anything else is RoadRunner's DSN error."""
+    if "://" not in dsn:
+        raise ConfigError(f"{key}: {INVALID_DSN}, got {dsn!r}")
+    scheme, _, rest = dsn.partition("://")
+    scheme = scheme.lower()
+    if scheme == "unix":
+        if not rest:
+            raise ConfigError(f"{key}: {INVALID_DSN}, got {dsn!r}: the socket path is empty")
+        return Listen("unix", path=rest)
+    if scheme != "tcp":
+        raise ConfigError(f"{key}: {INVALID_DSN}, got {dsn!r}: scheme must be tcp or unix")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{key}: {INVALID_DSN}, got {dsn!r}: expected tcp://host:port")
+    return Listen("tcp", host=host.strip("[]"), port=int(port))
+
+
+def method_error(method: str, registry: Registry) -> str | None:
+    """net/rpc's lookup messages for a method the registry does not have."""
+    dot = method.rfind(".")
+    if dot < 0:
+        return f"rpc: service/method request ill-formed: {method}"
+    if method[:dot] not in registry.services():
+        return f"rpc: can't find service {method}"
+    return f"rpc: can't find method {method}"
+
+
+class RPCServer:
+    def __init__(self, registry: Registry, listen: Listen,
+                 logger: logging.Logger | None = None) -> None:
+        self.registry = registry
+        self.listen = listen
+        self.log = logger or logging.getLogger("rpc")
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def address(self) -> str:
+        """The bound address (the real port when ``:0`` was asked for)."""
+        if self._server is not None and self.listen.scheme == "tcp" and self._server.sockets:
+            host, port = self._server.sockets[0].getsockname()[:2]
+            return f"tcp://{host}:{port}"
+        return str(self.listen)
+
+    async def start(self) -> None:
+        lst = self.listen
+        try:
+            if lst.scheme == "unix":
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lst.path)  # a stale socket file of a previous run
+                self._server = await asyncio.start_unix_server(self._serve, path=lst.path)
+            else:
+                self._server = await asyncio.start_server(
+                    self._serve, host=lst.host or None, port=lst.port, reuse_address=True,
+                    family=socket.AF_INET if lst.host and ":" not in lst.host
+                    else socket.AF_UNSPEC)
+        except OSError as e:
+            net = "unix" if lst.scheme == "unix" else "tcp"
+            where = lst.path if lst.scheme == "unix" else f"{lst.host}:{lst.port}"
+            reason = (e.strerror or str(e)).lower()
+            raise RRError(f"listen {net} {where}: bind: {reason}") from None
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+        if self.listen.scheme == "unix":
+            with contextlib.suppress(OSError):
+                os.unlink(self.listen.path)
+
+    # ----------------------------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        in_flight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        try:
+            while True:
+                request = await self._read_request(reader)
+                if request is None:
+                    break
+                await slots.acquire()
+                t = asyncio.create_task(self._handle(writer, *request))
+                in_flight.add(t)
+                t.add_done_callback(in_flight.discard)
+                t.add_done_callback(lambda _t: slots.release())
+            if in_flight:
+                # the client half-closed: answer what it already asked
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        except asyncio.CancelledError:
+            for t in in_flight:
+                t.cancel()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for t in in_flight:
+                t.cancel()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            self._connections.discard(task)
+
+    async def _read_request(self, reader: asyncio.StreamReader
+                            ) -> tuple[int, int, bytes, bytes] | None:
+        """(flags, seq, method, argument) of the next frame; None = close the connection."""
+        try:
+            head = await reader.readexactly(HEADER_SIZE)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        try:
+            h = decode_header(head)
+        except FrameError as e:
+            self.log.debug("rpc: closing the connection", extra={"fields": {"error": str(e)}})
+            return None
+        if h.hl != 5:
+            self.log.debug("rpc: closing the connection",
+                           extra={"fields": {"error": f"expected 2 options, got {h.hl - 3}"}})
+            return None
+        try:
+            raw_options = await reader.readexactly(h.options_size)
+            payload = await reader.readexactly(h.length)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        seq, name_len = decode_options(raw_options, 2)
+        if name_len > len(payload):
+            self.log.debug("rpc: closing the connection", extra={"fields": {
+                "error": f"method name length {name_len} exceeds the payload ({len(payload)})"}})
+            return None
+        return h.flags, seq, payload[:name_len], payload[name_len:]
+
+    async def _handle(self, writer: asyncio.StreamWriter, flags: int, seq: int,
+                      method_raw: bytes, arg: bytes) -> None:
+        codec = request_codec(flags)
+        method = method_raw.decode("utf-8", "replace")
+        try:
+            reply = await self._call(method, arg, codec)
+            frame = encode_reply(seq, method_raw, reply, codec)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure becomes an error frame
+            if not isinstance(e, (RPCError, RRError, ConfigError, ValueError, KeyError,
+                                  LookupError, TypeError)):
+                self.log.error("rpc method failed", exc_info=True,
+                               extra={"fields": {"method": method}})
+            text = str(e) or type(e).__name__
+            frame = encode_reply(seq, method_raw, text.encode("utf-8", "replace"), codec,
+                                 error=True)
+        if writer.is_closing():
+            return
+        try:
+            writer.write(frame)
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def _call(self, method: str, arg: bytes, codec: int) -> bytes:
+        handler = self.registry.get(method)
+        if handler is None:
+            raise RPCError(method_error(method, self.registry))
+        if codec == CODEC_GOB:
+            raise RPCError(f"rpc: the gob codec is not supported by this server, "
+                           f"call {method} with the JSON, raw or protobuf codec")
+        return await handler(arg, codec)
+
+
+__all__ = ["INVALID_DSN", "Listen", "RPCServer", "method_error", "parse_listen"]
