@@ -1,0 +1,1 @@
+"""Prometheus metrics: the endpoint, RoadRunner's built-in series and user collectors."""

@@ -1,0 +1,82 @@
+"""Recording API for the HTTP plugin: the ``http_metrics`` series of RoadRunner
+(spec/http-payload.md §11.4). Worker gauges are not here: they are computed at scrape
+time from the pool (``rr.metrics.collectors``).
+
+Any number of ``HttpMetrics(registry)`` objects may be built for one registry: they
+share the same series.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+DURATION_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60)
+
+
+@dataclass(frozen=True)
+class _Series:
+    requests: Counter
+    duration: Histogram
+    queue: Gauge
+    no_free_workers: Counter
+    uptime: Gauge
+
+
+_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Series] = \
+    weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _series(registry: CollectorRegistry) -> _Series:
+    with _lock:
+        found = _by_registry.get(registry)
+        if found is None:
+            started = time.monotonic()
+            uptime = Gauge("rr_http_uptime_seconds", "Uptime in seconds", registry=registry)
+            uptime.set_function(lambda: time.monotonic() - started)
+            found = _Series(
+                requests=Counter("rr_http_request_total", "Total number of handled http "
+                                 "requests after server restart.", ["status"],
+                                 registry=registry),
+                duration=Histogram("rr_http_request_duration_seconds", "HTTP request "
+                                   "duration.", ["status"], buckets=DURATION_BUCKETS,
+                                   registry=registry),
+                queue=Gauge("rr_http_requests_queue", "Total number of queued requests.",
+                            registry=registry),
+                no_free_workers=Counter("rr_http_no_free_workers_total", "Total number of "
+                                        "NoFreeWorkers occurrences.", registry=registry),
+                uptime=uptime,
+            )
+            _by_registry[registry] = found
+        return found
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._s = _series(registry)
+
+    def request(self, status: int, seconds: float) -> None:
+        """One response sent (any status, including the server's own 500/503)."""
+        label = str(status)
+        self._s.requests.labels(label).inc()
+        self._s.duration.labels(label).observe(max(seconds, 0.0))
+
+    @contextmanager
+    def queued(self) -> Iterator[None]:
+        """Wrap the wait for a free worker: ``rr_http_requests_queue`` counts the waiters."""
+        self._s.queue.inc()
+        try:
+            yield
+        finally:
+            self._s.queue.dec()
+
+    def no_free_workers(self) -> None:
+        """A request failed with NoFreeWorkers (allocate_timeout)."""
+        self._s.no_free_workers.inc()
