@@ -270,6 +270,11 @@ def parse_override(flag: str) -> tuple[str, str]:
     if "=" not in flag:
         raise ConfigError(f"invalid flag `{flag}` (expected -o key.path=value)")
     stripped = flag.lstrip(" " + _QUOTES)
+    opening = flag.lstrip(" ")[:1]
+    if opening in _QUOTES and stripped.rstrip(" ").endswith(opening):
+        # RoadRunner strips only the leading quote of a quoted flag and keeps the closing
+        # one in the value (`'a=b'` -> `b'`); a quoted flag loses both here.
+        stripped = stripped.rstrip(" ")[:-1]
     key, _, value = stripped.partition("=")
     key = key.strip(" \t\n")
     value = value.strip(" \t\n")
