@@ -29,7 +29,13 @@ def _escape_value(text: str) -> str:
 
 def render(registry: Collector) -> bytes:
     out: list[str] = []
+    seen: set[str] = set()
     for metric in registry.collect():
+        # a family exported twice (two plugins describing the same pool) would make the
+        # whole scrape invalid for Prometheus: the first one registered wins
+        if metric.name in seen:
+            continue
+        seen.add(metric.name)
         name = metric.name
         kind = _TYPES.get(metric.type, metric.type)
         if metric.type == "counter" and not any(s.name == name for s in metric.samples):

@@ -1,0 +1,1 @@
+"""Health, readiness and jobs endpoints for probes, and the ``status.*`` RPC."""
