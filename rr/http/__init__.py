@@ -1,0 +1,1 @@
+"""The HTTP plugin: every request becomes a payload for a PHP worker (spec/http-payload.md)."""

@@ -1,0 +1,48 @@
+"""The outermost request handler of a listener.
+
+It finishes every response itself (so temp upload files can be removed only after the
+last byte was handed to the socket) and writes the access log entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from rr.http.accesslog import AccessLog
+from rr.http.chain import UPLOADED, Handler, finalize
+from rr.http.uploads import remove
+
+
+class Entry:
+    def __init__(self, chain: Handler, access: AccessLog, logger: logging.Logger) -> None:
+        self.chain = chain
+        self.access = access
+        self.log = logger
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        start = time.time_ns()
+        t0 = time.perf_counter_ns()
+        resp: web.StreamResponse | None = None
+        try:
+            try:
+                resp = await self.chain(request)
+            except Exception:  # noqa: BLE001 - never let a bug kill the connection silently
+                self.log.exception("http handler failed")
+                resp = web.Response(status=500)
+            try:
+                if not resp.prepared:
+                    finalize(request, resp)
+                    await resp.prepare(request)
+                await resp.write_eof()
+            except ConnectionError:
+                pass
+            return resp
+        finally:
+            created = request.get(UPLOADED)
+            if created:
+                remove(created)
+            if self.access.enabled():
+                self.access.emit(request, resp, start, time.perf_counter_ns() - t0)

@@ -1,0 +1,261 @@
+"""The innermost handler: one request -> one payload for the http pool -> the response.
+
+Every exchange goes through ``pool.stream`` because a reply may turn out to be streamed
+only when its first frame arrives; a plain reply is simply a one-frame stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from rr.goridge.frame import CODEC_JSON
+from rr.http import body as bodymod
+from rr.http.chain import READ_BYTES, UPLOADED, finalize, text_response
+from rr.http.context import build_context
+from rr.http.reply import Reply, ReplyError, decode
+from rr.http.uploads import UploadsConfig
+from rr.pool.errors import NoFreeWorkersError, PoolError
+from rr.pool.payload import Payload
+from rr.pool.pool import Pool
+
+_NO_BODY_METHODS = frozenset({"HEAD", "OPTIONS"})
+_URLENCODED = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+_HTML_PREFIXES = (b"<!doctype html", b"<html", b"<head", b"<script", b"<iframe", b"<h1",
+                  b"<div", b"<font", b"<table", b"<a", b"<style", b"<title", b"<b",
+                  b"<body", b"<br", b"<p", b"<!--")
+
+
+@dataclass(slots=True)
+class HandlerConfig:
+    max_request_size: int
+    raw_body: bool
+    internal_error_code: int
+    debug: bool
+    uploads: UploadsConfig
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def sniff(body: bytes) -> str:
+    """The subset of Go's DetectContentType that matters for PHP output."""
+    head = body[:512].lstrip(b"\t\n\x0c\r ")
+    lower = head[:16].lower()
+    for prefix in _HTML_PREFIXES:
+        if lower.startswith(prefix) and len(head) > len(prefix) and head[len(prefix)] in b" >":
+            return "text/html; charset=utf-8"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if any(b < 0x20 and b not in b"\t\n\x0c\r\x1b" for b in body[:512]):
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"
+
+
+def interim_bytes(reply: Reply) -> bytes:
+    lines = [f"HTTP/1.1 {reply.status} {_reason(reply.status)}\r\n"]
+    lines += [f"{n}: {v}\r\n" for n, v in reply.headers]
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1", "replace")
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Informational"
+
+
+class PHPHandler:
+    """Turns requests into payloads; ``scheme`` is per listener (http/https)."""
+
+    def __init__(self, pool: Callable[[], Pool], cfg: HandlerConfig, scheme: str,
+                 logger: logging.Logger) -> None:
+        self._pool = pool
+        self.cfg = cfg
+        self.scheme = scheme
+        self.log = logger
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        cfg = self.cfg
+        method = request.method
+        parsed = False
+        uploads = None
+        if method in _NO_BODY_METHODS:
+            body = b""
+        else:
+            try:
+                body = await bodymod.read_limited(request, cfg.max_request_size)
+            except bodymod.BodyTooLarge:
+                resp = text_response(413, bodymod.TOO_LARGE)
+                resp.force_close()
+                return resp
+            except (asyncio.IncompleteReadError, ConnectionError):
+                resp = web.Response(status=400)
+                resp.force_close()
+                return resp
+            request[READ_BYTES] = len(body)
+            ct = request.headers.get("Content-Type", "")
+            if cfg.raw_body or not ct:
+                pass
+            elif _URLENCODED in ct:
+                parsed = True
+                try:
+                    body = bodymod.parse_urlencoded(body, method)
+                except bodymod.BodyParseError as e:
+                    return text_response(500, f"serve_http: {e}\n")
+            elif _MULTIPART in ct:
+                parsed = True
+                created: list[str] = []
+                request[UPLOADED] = created
+                try:
+                    body, uploads = bodymod.parse_multipart(body, ct, cfg.uploads, created)
+                except bodymod.BodyParseError as e:
+                    return text_response(500, f"serve_http: {e}\n")
+        context = build_context(request, self.scheme, parsed, uploads)
+        return await self.exchange(request, Payload(context=context, body=body, flags=CODEC_JSON))
+
+    # -- talking to the pool ---------------------------------------------------------------
+    async def exchange(self, request: web.BaseRequest, payload: Payload) -> web.StreamResponse:
+        try:
+            async with self._pool().stream(payload) as frames:
+                first = await frames.__anext__()
+                if not first.stream:
+                    return self.single(request, first)
+                return await self.streamed(request, first, frames)
+        except _ClientGone as gone:
+            return gone.args[0]  # type: ignore[no-any-return]
+        except PoolError as e:
+            return self.pool_error(e)
+
+    def pool_error(self, e: PoolError) -> web.Response:
+        self.log.error("request error", extra={"fields": {"error": str(e)}})
+        if self.cfg.debug:
+            resp = text_response(self.cfg.internal_error_code, f"{e}\n")
+        else:
+            resp = web.Response(status=self.cfg.internal_error_code)
+        if isinstance(e, NoFreeWorkersError):
+            resp.headers["No-Workers"] = "true"
+        return resp
+
+    def _decode(self, p: Payload) -> Reply | web.Response:
+        try:
+            reply = decode(p.context, p.flags)
+        except ReplyError as e:
+            self.log.error("response decode error", extra={"fields": {"error": str(e)}})
+            return self.pool_error(PoolError(str(e)))
+        if not 100 <= reply.status <= 599:
+            return text_response(500, f"unknown status code from worker: {reply.status}\n")
+        return reply
+
+    def _interim(self, request: web.BaseRequest, reply: Reply) -> None:
+        """1xx (not 101): an interim response carrying only this frame's headers.
+
+        aiohttp's response API cannot emit interim responses, but nothing of the final
+        response has been written yet, so the bytes can go to the transport directly."""
+        if reply.status == 101 or request.version < (1, 1):
+            return
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(interim_bytes(reply))
+
+    def _headers(self, request: web.BaseRequest, reply: Reply, body: bytes | None
+                 ) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        trailer_names: set[str] = set()
+        for name, value in reply.headers:
+            low = name.lower()
+            if low == "trailer":
+                # aiohttp cannot send HTTP trailers: the named headers go out as ordinary
+                # headers (their values are known up front for a buffered reply).
+                trailer_names.update(t.strip().lower() for t in value.split(","))
+                continue
+            if low == "content-length" and body is not None and request.method != "HEAD":
+                continue  # aiohttp sets the real length of the body we send
+            headers.add(name, value)
+        if body and "Content-Type" not in headers:
+            headers["Content-Type"] = sniff(body)
+        return headers
+
+    def single(self, request: web.BaseRequest, p: Payload) -> web.StreamResponse:
+        if not p.context:
+            headers = {"Content-Type": sniff(p.body)} if p.body else None
+            return web.Response(status=200, body=p.body, headers=headers)
+        reply = self._decode(p)
+        if isinstance(reply, web.Response):
+            return reply
+        if reply.status < 200:
+            self._interim(request, reply)
+            return web.Response(status=200)
+        return web.Response(status=reply.status, body=p.body,
+                            headers=self._headers(request, reply, p.body))
+
+    async def streamed(self, request: web.BaseRequest, first: Payload,
+                       frames: object) -> web.StreamResponse:
+        resp: web.StreamResponse | None = None
+        p: Payload | None = first
+        it = frames.__aiter__()  # type: ignore[attr-defined]
+        try:
+            while p is not None:
+                if p.context and resp is None:
+                    reply = self._decode(p)
+                    if isinstance(reply, web.Response):
+                        return reply  # leaving the block sends STOP to the worker
+                    if reply.status < 200:
+                        self._interim(request, reply)
+                        p = await self._next(it, p)
+                        continue
+                    resp = web.StreamResponse(status=reply.status,
+                                              headers=self._headers(request, reply, None))
+                    await self._prepare(request, resp)
+                if p.body:
+                    if resp is None:
+                        resp = web.StreamResponse(status=200)
+                        resp.headers["Content-Type"] = sniff(p.body)
+                        await self._prepare(request, resp)
+                    try:
+                        await resp.write(p.body)
+                    except ConnectionError:
+                        raise _ClientGone(resp) from None
+                p = await self._next(it, p)
+        except PoolError as e:
+            if resp is None:
+                return self.pool_error(e)
+            self.log.error("stream error", extra={"fields": {"error": str(e)}})
+            resp.force_close()
+            return resp
+        if resp is None:
+            return web.Response(status=200)
+        return resp
+
+    @staticmethod
+    async def _next(it: object, p: Payload) -> Payload | None:
+        if not p.stream:
+            return None
+        try:
+            return await it.__anext__()  # type: ignore[attr-defined, no-any-return]
+        except StopAsyncIteration:
+            return None
+
+    @staticmethod
+    async def _prepare(request: web.BaseRequest, resp: web.StreamResponse) -> None:
+        finalize(request, resp)
+        try:
+            await resp.prepare(request)
+        except ConnectionError:
+            raise _ClientGone(resp) from None

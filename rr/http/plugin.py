@@ -1,0 +1,151 @@
+"""The ``http`` plugin: listeners, middleware chain and the http worker pool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from rr.app import App
+from rr.config import Section
+from rr.errors import ConfigError
+from rr.http import tls
+from rr.http.accesslog import AccessLog
+from rr.http.chain import Handler, Middleware
+from rr.http.entry import Entry
+from rr.http.middleware import gzip, headers, proxy_ip, static
+from rr.http.php import HandlerConfig, PHPHandler
+from rr.http.uploads import UploadsConfig
+from rr.pool.pool import Pool
+
+NO_METHOD = ("unable to run http service, no method has been specified "
+             "(http, https, http/2 or FastCGI)")
+MIB = 1024 * 1024
+
+
+class HttpPlugin:
+    name = "http"
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.log = app.logger("http")
+        cfg = app.config.section("http")
+        self.cfg = cfg
+        self.address = cfg.string("address")
+        self.tls_enabled = tls.enabled(cfg)
+        if not self.address and not self.tls_enabled:
+            if cfg.has("fcgi"):
+                raise ConfigError("http.fcgi: the FastCGI listener is not supported")
+            raise ConfigError(f"http: {NO_METHOD}")
+        if self.address and ":" not in self.address:
+            raise ConfigError(f"http.address: malformed http server address {self.address!r}")
+        max_size = cfg.integer("max_request_size") or 1000
+        self.handler_cfg = HandlerConfig(
+            max_request_size=max_size * MIB,
+            raw_body=cfg.boolean("raw_body"),
+            internal_error_code=cfg.integer("internal_error_code", 500) or 500,
+            debug=cfg.boolean("pool.debug"),
+            uploads=UploadsConfig.from_config(cfg, app.config.section("server")),
+        )
+        self.middleware = self._middleware(cfg)
+        self.access = AccessLog(self.log, cfg.boolean("access_logs"))
+        self.ssl_context = tls.context(cfg.section("ssl")) if self.tls_enabled else None
+        self._pool: Pool = app.make_pool("http", cfg.section("pool"), mode="http")
+        self._servers: list[tuple[web.Server, asyncio.AbstractServer]] = []
+        if cfg.boolean("http2.h2c"):
+            self.log.warning("http2.h2c is not supported: serving HTTP/1.1 only")
+        if cfg.has("fcgi"):
+            self.log.warning("http.fcgi is not supported and is ignored")
+
+    # -- configuration -----------------------------------------------------------------
+    def _middleware(self, cfg: Section) -> list[Middleware]:
+        available: dict[str, Any] = {
+            "headers": lambda: headers.build(cfg),
+            "static": lambda: static.build(cfg),
+            "gzip": lambda: gzip.build(),
+            "proxy_ip_parser": lambda: proxy_ip.build(cfg, logging.getLogger("proxy_ip_parser")),
+        }
+        chain: list[Middleware] = []
+        for name in cfg.string_list("middleware"):
+            name = name.strip()
+            if not name:
+                continue
+            factory = available.get(name)
+            if factory is None:
+                self.log.warning("requested middleware does not exist",
+                                 extra={"fields": {"requested": name}})
+                continue
+            mw = factory()
+            if mw is not None:
+                chain.append(mw)
+        return chain
+
+    def _chain(self, scheme: str) -> Handler:
+        handler: Handler = PHPHandler(lambda: self._pool, self.handler_cfg, scheme, self.log)
+        for mw in self.middleware:  # the last listed ends up outermost
+            handler = mw(handler)
+        return Entry(handler, self.access, self.log)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def pool(self) -> Pool:
+        return self._pool
+
+    async def start(self) -> None:
+        await self._pool.start()
+        if self.tls_enabled:
+            ssl_cfg = self.cfg.section("ssl")
+            ssl_address = ssl_cfg.string("address", "127.0.0.1:443") or "127.0.0.1:443"
+            host, port = tls.split_address(ssl_address, "http.ssl.address")
+            await self._listen(self._chain("https"), host, port, self.ssl_context)
+            self.log.debug("https server started", extra={"fields": {"address": ssl_address}})
+        if self.address:
+            host, port = tls.split_address(self.address, "http.address")
+            handler: Handler = self._chain("http")
+            if self.tls_enabled and self.cfg.boolean("ssl.redirect"):
+                _, ssl_port = tls.split_address(
+                    self.cfg.string("ssl.address", "127.0.0.1:443") or "127.0.0.1:443",
+                    "http.ssl.address")
+                handler = Entry(tls.redirector(ssl_port), self.access, self.log)
+            await self._listen(handler, host, port, None)
+            self.log.debug("http server started", extra={"fields": {"address": self.address}})
+
+    async def _listen(self, handler: Handler, host: str | None, port: int,
+                      ssl_context: Any) -> None:
+        server = web.Server(handler, handler_cancellation=False, access_log=None,
+                            keepalive_timeout=3600.0, max_line_size=65536,
+                            max_field_size=65536)
+        loop = asyncio.get_running_loop()
+        try:
+            srv = await loop.create_server(server, host, port, ssl=ssl_context,
+                                           reuse_address=True, backlog=1024)
+        except OSError as e:
+            raise ConfigError(f"http: cannot listen on {host or ''}:{port}: {e}") from None
+        self._servers.append((server, srv))
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (grace period), then the pool."""
+        grace = self.app.config.duration("endure.grace_period", 30.0) or 30.0
+        for _, srv in self._servers:
+            srv.close()
+        await asyncio.gather(*(server.shutdown(grace) for server, _ in self._servers),
+                             return_exceptions=True)
+        self._servers.clear()
+        await self._pool.destroy()
+
+    async def reset(self) -> None:
+        await self._pool.reset()
+
+    def health(self) -> int:
+        return 200 if self._pool.alive() else 503
+
+    def ready(self) -> int:
+        return 200 if self._pool.ready() else 503
+
+
+def create(app: App) -> HttpPlugin | None:
+    if not app.config.has("http"):
+        return None
+    return HttpPlugin(app)
