@@ -183,6 +183,7 @@ class Delivery(abc.ABC):
 
         Default: nothing, the message stays un-acked and the broker redelivers it once the
         consumer goes away. In-process drivers put it back into their buffer instead."""
+        return None
 
 
 Sink = Callable[[Delivery], Awaitable[None]]

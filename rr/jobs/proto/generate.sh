@@ -3,4 +3,4 @@
 # output depends only on the grpcio-tools version (not on a system protoc).
 set -eu
 cd "$(dirname "$0")"
-python -m grpc_tools.protoc --proto_path=. --python_out=. --pyi_out=. jobs.proto
+python -m grpc_tools.protoc --proto_path=. --python_out=. jobs.proto

@@ -1,0 +1,216 @@
+"""Pollers: take the next job from the shared queue, run it on a worker, settle it.
+
+Settling follows spec/jobs.md §5.2 for replies and §5.3 for failures without a reply,
+plus the pipeline's retry policy and dead-letter pipeline when configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rr.goridge.frame import CODEC_RAW
+from rr.jobs.reply import Action, Outcome, Reply, parse_reply
+from rr.jobs.retry import ATTEMPT_HEADER, DEAD_LETTER_FROM, DEAD_LETTER_REASON, attempt_of
+from rr.pipeline.driver import Delivery
+from rr.pipeline.job import Job
+from rr.pipeline.queue import PriorityQueue, QueueClosed
+from rr.pool.payload import Payload
+
+if TYPE_CHECKING:
+    from rr.jobs.metrics import JobsMetrics
+    from rr.jobs.pipelines import Pipeline
+
+log = logging.getLogger("jobs")
+
+
+class Dispatcher:
+    def __init__(self, queue: PriorityQueue[Delivery], pool: Any,
+                 pipelines: dict[str, Pipeline], metrics: JobsMetrics,
+                 on_final: Callable[[str], None]) -> None:
+        self.queue = queue
+        self.pool = pool
+        self.pipelines = pipelines
+        self.metrics = metrics
+        self.on_final = on_final
+        self._tasks: list[asyncio.Task[None]] = []
+        self._idle: set[asyncio.Task[None]] = set()
+        self.stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, pollers: int) -> None:
+        loop = asyncio.get_running_loop()
+        for i in range(pollers):
+            self._tasks.append(loop.create_task(self._poll(), name=f"jobs-poller-{i}"))
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking jobs; let running ones finish within ``grace``; release the rest."""
+        self.stopping = True
+        for t in list(self._idle):
+            t.cancel()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for t in pending:
+                log.warning("jobs: a job did not finish within the %.0fs timeout", grace)
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._tasks.clear()
+
+    # -- one poller ----------------------------------------------------------------------
+    async def _poll(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        queue = self.queue
+        while not self.stopping:
+            d = queue.get_nowait()
+            if d is None:
+                self._idle.add(me)
+                try:
+                    d = await queue.get()
+                except (asyncio.CancelledError, QueueClosed):
+                    return
+                finally:
+                    self._idle.discard(me)
+                if self.stopping:
+                    await d.release()
+                    return
+            try:
+                await self.handle(d)
+            except asyncio.CancelledError:
+                # shutdown deadline: the worker is being torn down, give the job back
+                await asyncio.shield(self._release(d))
+                raise
+            except Exception:  # noqa: BLE001 - a poller must survive anything
+                log.exception("jobs: unexpected error while handling job %s", d.job.id)
+
+    async def _release(self, d: Delivery) -> None:
+        try:
+            await d.nack()
+        except Exception as e:  # noqa: BLE001
+            log.error("jobs: could not return job %s: %s", d.job.id, e)
+
+    async def handle(self, d: Delivery) -> None:
+        job = d.job
+        try:
+            ctx = d.context()
+            reply = await self.pool.exec(Payload(ctx, job.payload, CODEC_RAW))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - PoolError family, context errors
+            self.metrics.jobs_err.inc()
+            log.error("jobs: job failed without a reply: pipeline=%s id=%s error=%s",
+                      job.pipeline, job.id, e)
+            await self._failed(d, str(e))
+            return
+        r = parse_reply(reply.body)
+        await self._apply(d, r)
+
+    # -- settling ------------------------------------------------------------------------
+    def _pipeline(self, d: Delivery) -> Pipeline | None:
+        return self.pipelines.get(d.job.pipeline)
+
+    async def _failed(self, d: Delivery, error: str) -> None:
+        """No reply (error frame, crash, exec_ttl, no free worker): spec/jobs.md §5.3."""
+        pipe = self._pipeline(d)
+        if pipe is not None and pipe.retry.enabled:
+            await self._retry(d, pipe, None, None, error)
+            return
+        try:
+            await d.nack()
+        except Exception as e:  # noqa: BLE001
+            log.error("jobs: nack failed: pipeline=%s id=%s error=%s", d.job.pipeline,
+                      d.job.id, e)
+        if pipe is None or pipe.driver_name != "memory":
+            self.on_final(d.job.id)
+
+    async def _retry(self, d: Delivery, pipe: Pipeline, headers: dict[str, list[str]] | None,
+                     delay: int | None, reason: str) -> None:
+        """Count the attempt; redeliver with backoff or give the job up."""
+        attempt = attempt_of(d.job.headers)
+        if pipe.retry.exhausted(attempt):
+            await self._give_up(d, pipe, f"attempts exhausted ({attempt}): {reason}")
+            return
+        changes = dict(headers or {})
+        changes[ATTEMPT_HEADER] = [str(attempt + 1)]
+        wait = pipe.retry.backoff(attempt) if delay is None else delay
+        await self._settle(d, d.requeue(changes, wait), final=False)
+
+    async def _give_up(self, d: Delivery, pipe: Pipeline | None, reason: str) -> None:
+        """Dead-letter when the pipeline has one, otherwise discard (NackWithOptions false)."""
+        target = self.pipelines.get(pipe.dead_letter) if pipe and pipe.dead_letter else None
+        if pipe is not None and pipe.dead_letter and target is None:
+            log.error("jobs: dead-letter pipeline %s of %s does not exist; job %s discarded",
+                      pipe.dead_letter, pipe.name, d.job.id)
+        if target is not None and target.driver is not None:
+            src = d.job
+            copy = Job(id=src.id, name=src.name, payload=src.payload,
+                       headers=src.merged_headers({DEAD_LETTER_FROM: [src.pipeline],
+                                                   DEAD_LETTER_REASON: [reason[:1000]]}),
+                       pipeline=target.name, priority=target.priority)
+            try:
+                await target.driver.push(copy)
+            except Exception as e:  # noqa: BLE001
+                log.error("jobs: dead-letter push to %s failed: id=%s error=%s", target.name,
+                          src.id, e)
+                await self._settle(d, d.nack(), final=True)
+                return
+            log.warning("jobs: job dead-lettered: pipeline=%s id=%s to=%s reason=%s",
+                        src.pipeline, src.id, target.name, reason)
+            await self._settle(d, d.ack(), final=True)
+            return
+        log.warning("jobs: job discarded: pipeline=%s id=%s reason=%s", d.job.pipeline,
+                    d.job.id, reason)
+        await self._settle(d, d.nack(False, 0), final=True)
+
+    async def _settle(self, d: Delivery, op: Any, final: bool) -> None:
+        try:
+            await op
+        except Exception as e:  # noqa: BLE001
+            # RoadRunner: a failing driver operation is logged, then the job is acked
+            log.error("jobs: driver operation failed: pipeline=%s id=%s error=%s",
+                      d.job.pipeline, d.job.id, e)
+            with contextlib.suppress(Exception):  # already stopped
+                await d.ack()
+            final = True
+        if final:
+            self.on_final(d.job.id)
+
+    async def _apply(self, d: Delivery, r: Reply) -> None:
+        job = d.job
+        m = self.metrics
+        if r.outcome is Outcome.OK:
+            m.jobs_ok.inc()
+        elif r.outcome is Outcome.ERR:
+            m.jobs_err.inc()
+        else:
+            m.jobs_requeue.inc()
+        if r.invalid:
+            log.error("jobs: response handler error: pipeline=%s id=%s error=%s",
+                      job.pipeline, job.id, r.invalid)
+        elif r.unknown_type is not None:
+            log.warning("jobs: unknown response type %s: pipeline=%s id=%s", r.unknown_type,
+                        job.pipeline, job.id)
+        elif r.explicit_failure and r.message:
+            log.error("jobs: job failed: pipeline=%s id=%s message=%s", job.pipeline, job.id,
+                      r.message)
+        if r.action is Action.ACK:
+            await self._settle(d, d.ack(), final=True)
+            return
+        pipe = self._pipeline(d)
+        if r.action is Action.NACK and not r.requeue:
+            if pipe is not None and pipe.dead_letter:
+                await self._give_up(d, pipe, r.message or "nack")
+            else:
+                await self._settle(d, d.nack(False, r.delay), final=True)
+            return
+        if pipe is not None and pipe.retry.enabled:
+            await self._retry(d, pipe, r.headers, r.delay or None, r.message or r.action.value)
+            return
+        if r.action is Action.NACK:
+            await self._settle(d, d.nack(True, r.delay), final=False)
+        else:
+            await self._settle(d, d.requeue(r.headers, r.delay), final=False)

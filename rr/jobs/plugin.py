@@ -1,0 +1,312 @@
+"""The jobs plugin: pipelines -> one priority queue -> pollers -> the jobs worker pool.
+
+Boot order (spec/jobs.md §1.3): build every pipeline's driver, start consuming the ones
+in ``consume``, start the pool (RR_MODE=jobs), start the pollers. Shutdown drains: stop
+the pollers (running jobs get ``jobs.timeout`` to finish), give jobs that were queued but
+not started back to their drivers, stop the drivers, then the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from rr.errors import ConfigError, RRError
+from rr.jobs.config import JobsConfig
+from rr.jobs.dispatcher import Dispatcher
+from rr.jobs.metrics import JobsMetrics, WorkersCollector
+from rr.jobs.pipelines import Pipeline, build_pipeline
+from rr.pipeline.driver import Delivery, PipelineState
+from rr.pipeline.job import Job
+from rr.pipeline.queue import PriorityQueue
+
+if TYPE_CHECKING:
+    from rr.app import App
+    from rr.pool.pool import Pool
+
+
+def create(app: App) -> JobsPlugin | None:
+    if not app.config.has("jobs"):
+        return None
+    return JobsPlugin(app)
+
+
+class JobsPlugin:
+    name = "jobs"
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.log = app.logger("jobs")
+        self.section = app.config.section("jobs")
+        self.cfg = JobsConfig.from_section(self.section)
+        self.queue: PriorityQueue[Delivery] = PriorityQueue(self.cfg.pipeline_size)
+        self.pipelines: dict[str, Pipeline] = {}
+        self.metrics = JobsMetrics(app.metrics)
+        self._pool: Pool | None = None
+        self._watchers: dict[str, list[asyncio.Future[None]]] = {}
+        self.dispatcher: Dispatcher | None = None
+        self._states: dict[str, PipelineState] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self._started = False
+        for name in self.cfg.consume:
+            if name not in self.cfg.pipelines:
+                self.log.warning("jobs.consume: pipeline %s is not configured", name)
+        from rr.jobs.rpc import register
+
+        register(app.rpc, self)
+
+    # -- capabilities --------------------------------------------------------------------
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
+            raise RRError("jobs pool is not started")
+        return self._pool
+
+    async def reset(self) -> None:
+        await self.pool.reset()
+
+    def health(self) -> int:
+        return 200 if self._pool is not None and self._pool.alive() else 503
+
+    def ready(self) -> int:
+        """Ready = a jobs worker is ready AND every consuming pipeline's driver is connected."""
+        if self._pool is None or not self._pool.ready():
+            return 503
+        for name, pipe in self.pipelines.items():
+            if not pipe.consuming:
+                continue
+            st = self._states.get(name)
+            if st is not None and (not st.connected or not st.ready):
+                return 503
+        return 200
+
+    async def jobs_states(self) -> list[dict[str, Any]]:
+        out = []
+        for st in await self.states():
+            out.append({"Pipeline": st.pipeline, "Driver": st.driver, "Queue": st.queue,
+                        "Active": st.active, "Delayed": st.delayed, "Reserved": st.reserved,
+                        "Ready": st.ready, "Priority": st.priority,
+                        "ErrorMessage": st.error})
+        return out
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        sem = asyncio.Semaphore(self.cfg.parallelism)
+
+        async def init(name: str) -> None:
+            pc = self.cfg.pipelines[name]
+            if not pc.driver:
+                self.log.error("jobs: pipeline %s has no driver, skipped", name)
+                return
+            from drivers import DRIVERS
+
+            if pc.driver not in DRIVERS:
+                self.log.error("jobs: pipeline %s: unknown driver %s, skipped", name, pc.driver)
+                return
+            async with sem:
+                pipe = build_pipeline(self.app, name, pc.driver, pc.options,
+                                      priority=pc.priority, declared=False,
+                                      timeout=self.cfg.timeout, queue=self.queue)
+                self.pipelines[name] = pipe
+                if name in self.cfg.consume:
+                    await self._run(pipe)
+
+        await asyncio.gather(*(init(n) for n in self.cfg.pipelines))
+        for pipe in self.pipelines.values():
+            if pipe.dead_letter and pipe.dead_letter not in self.pipelines:
+                raise ConfigError(f"jobs.pipelines.{pipe.name}.config.dead_letter: no such "
+                                  f"pipeline {pipe.dead_letter!r}")
+        self._pool = self.app.make_pool("jobs", self.section.section("pool"), mode="jobs")
+        await self._pool.start()
+        registry = self.app.metrics
+        with contextlib.suppress(ValueError):  # already registered in this process
+            registry.register(WorkersCollector(
+                lambda: [w.to_dict() for w in self._pool.workers()] if self._pool else []))
+        workers = getattr(getattr(self._pool, "config", None), "num_workers", 0) \
+            or os.cpu_count() or 1
+        self.dispatcher = Dispatcher(self.queue, self._pool, self.pipelines, self.metrics,
+                                     self._final)
+        self.dispatcher.start(workers + 2)
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_states())
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop(self.cfg.timeout)
+        # stop pulling, so that released jobs stay in their drivers
+        for pipe in list(self.pipelines.values()):
+            if pipe.consuming and pipe.driver is not None:
+                try:
+                    async with asyncio.timeout(self.cfg.timeout):
+                        await pipe.driver.pause()
+                except Exception as e:  # noqa: BLE001
+                    self.log.debug("jobs: pausing %s at shutdown: %s", pipe.name, e)
+                pipe.consuming = False
+        # jobs queued but never started go back to their drivers
+        for d in reversed(self.queue.drain()):
+            try:
+                await d.release()
+            except Exception as e:  # noqa: BLE001
+                self.log.error("jobs: could not release job %s: %s", d.job.id, e)
+        sem = asyncio.Semaphore(self.cfg.parallelism)
+
+        async def stop_one(pipe: Pipeline) -> None:
+            async with sem:
+                pipe.consuming = False
+                if pipe.driver is None:
+                    return
+                try:
+                    async with asyncio.timeout(self.cfg.timeout):
+                        await pipe.driver.stop()
+                except Exception as e:  # noqa: BLE001
+                    self.log.error("jobs: stopping pipeline %s failed: %s", pipe.name, e)
+
+        await asyncio.gather(*(stop_one(p) for p in list(self.pipelines.values())))
+        self.queue.close()
+        for futs in self._watchers.values():
+            for f in futs:
+                if not f.done():
+                    f.set_result(None)
+        self._watchers.clear()
+        if self._pool is not None:
+            try:
+                await self._pool.destroy()
+            except Exception as e:  # noqa: BLE001
+                self.log.error("jobs: pool destroy failed: %s", e)
+
+    async def _refresh_states(self) -> None:
+        """Keeps the pipeline states that the synchronous /ready check reads."""
+        while True:
+            for name, pipe in list(self.pipelines.items()):
+                if pipe.driver is None or not pipe.consuming:
+                    continue
+                try:
+                    async with asyncio.timeout(self.cfg.timeout):
+                        self._states[name] = await pipe.driver.state()
+                except Exception as e:  # noqa: BLE001
+                    self._states[name] = PipelineState(pipe.name, pipe.driver_name,
+                                                       error=str(e), connected=False)
+            await asyncio.sleep(1.0)
+
+    # -- completion watchers (cron overlap) ----------------------------------------------
+    def watch(self, job_id: str) -> asyncio.Future[None]:
+        """A future resolved when the job with this ID is finally settled (not requeued)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.setdefault(job_id, []).append(fut)
+        return fut
+
+    def _final(self, job_id: str) -> None:
+        if not self._watchers:
+            return
+        for f in self._watchers.pop(job_id, ()):
+            if not f.done():
+                f.set_result(None)
+
+    # -- operations (RPC, cron, CLI) -----------------------------------------------------
+    def get(self, name: str) -> Pipeline:
+        pipe = self.pipelines.get(name)
+        if pipe is None or pipe.driver is None:
+            raise RRError(f"no such pipeline, requested: {name}")
+        return pipe
+
+    async def push(self, job: Job, source: str = "single") -> None:
+        pipe = self.get(job.pipeline)
+        assert pipe.driver is not None
+        requests, latency = self.metrics.push_series(pipe.name, pipe.driver_name, source)
+        requests.inc()
+        if job.priority == 0:
+            job.priority = pipe.priority
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.cfg.timeout):
+                await pipe.driver.push(job)
+        except TimeoutError:
+            self.metrics.push_err.inc()
+            raise RRError(f"push to {pipe.name} timed out: context deadline exceeded") from None
+        except Exception:
+            self.metrics.push_err.inc()
+            raise
+        self.metrics.push_ok.inc()
+        latency.observe(time.perf_counter() - started)
+
+    async def _with_timeout(self, op: Callable[[], Awaitable[None]]) -> None:
+        try:
+            async with asyncio.timeout(self.cfg.timeout):
+                await op()
+        except TimeoutError:
+            raise RRError("context deadline exceeded") from None
+
+    async def _run(self, pipe: Pipeline) -> None:
+        assert pipe.driver is not None
+        await self._with_timeout(pipe.driver.run)
+        pipe.consuming = True
+
+    async def pause(self, name: str) -> None:
+        pipe = self.get(name)
+        assert pipe.driver is not None
+        await self._with_timeout(pipe.driver.pause)
+        pipe.consuming = False
+
+    async def resume(self, name: str) -> None:
+        pipe = self.get(name)
+        assert pipe.driver is not None
+        await self._with_timeout(pipe.driver.resume)
+        pipe.consuming = True
+
+    async def declare(self, spec: dict[str, str]) -> Pipeline:
+        name = spec.get("name") or spec.get("queue") or ""
+        driver = spec.get("driver", "")
+        if not driver:
+            raise RRError(f"no associated driver with the pipeline, pipeline name: {name}")
+        if not name:
+            raise RRError("pipeline name is required")
+        if name in self.pipelines:
+            raise RRError(f"pipeline already exists, name: {name}, driver: "
+                          f"{self.pipelines[name].driver_name}")
+        try:
+            priority = int(spec.get("priority", "10"))
+        except ValueError:
+            priority = 10
+        # RoadRunner v5 silently ignores an unknown driver; we report it (as v6 does).
+        pipe = build_pipeline(self.app, name, driver, dict(spec), priority=priority,
+                              declared=True, timeout=self.cfg.timeout, queue=self.queue)
+        if pipe.dead_letter and pipe.dead_letter not in self.pipelines:
+            raise RRError(f"dead-letter pipeline {pipe.dead_letter} does not exist")
+        self.pipelines[name] = pipe
+        if name in self.cfg.consume:
+            try:
+                await self._run(pipe)
+            except Exception:
+                del self.pipelines[name]
+                raise
+        return pipe
+
+    async def destroy(self, name: str) -> None:
+        pipe = self.get(name)
+        assert pipe.driver is not None
+        pipe.destroyed = True
+        pipe.consuming = False
+        del self.pipelines[name]
+        self._states.pop(name, None)
+        removed = self.queue.remove_group(name)
+        for d in removed:
+            self.log.warning("job lost (pipeline destroyed): pipeline=%s id=%s", name,
+                             d.job.id)
+            self._final(d.job.id)
+        await self._with_timeout(pipe.driver.destroy)
+
+    async def states(self) -> list[PipelineState]:
+        async def one(pipe: Pipeline) -> PipelineState:
+            assert pipe.driver is not None
+            async with asyncio.timeout(self.cfg.timeout):
+                return await pipe.driver.state()
+
+        pipes = [p for p in self.pipelines.values() if p.driver is not None]
+        async with asyncio.timeout(60):
+            return list(await asyncio.gather(*(one(p) for p in pipes)))

@@ -1,0 +1,168 @@
+"""The jobs.* RPC service (protobuf codec, spec/jobs.md §6) plus dead-letter tools.
+
+The dead-letter methods are spelled in lower case (``jobs.dlq_list``): Go's net/rpc only
+exports capitalised method names, so RoadRunner can never define a method that clashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rr.errors import RRError
+from rr.jobs.proto import jobs_pb2
+from rr.jobs.retry import ATTEMPT_HEADER, DEAD_LETTER_FROM, DEAD_LETTER_REASON, attempt_of
+from rr.pipeline.job import Job
+from rr.rpc.registry import Registry, RPCError
+
+if TYPE_CHECKING:
+    from rr.jobs.plugin import JobsPlugin
+
+# generated code has no type stubs in the tree
+pb: Any = jobs_pb2
+
+
+def job_from_proto(m: Any) -> Job:
+    o = m.options
+    return Job(id=m.id, name=m.job, payload=bytes(m.payload),
+               headers={k: list(v.value) for k, v in m.headers.items()},
+               pipeline=o.pipeline, priority=o.priority, delay=max(0, o.delay),
+               auto_ack=o.auto_ack, topic=o.topic, metadata=o.metadata, offset=o.offset,
+               partition=o.partition)
+
+
+def _err(e: Exception) -> RPCError:
+    return e if isinstance(e, RPCError) else RPCError(str(e))
+
+
+def register(rpc: Registry, jobs: JobsPlugin) -> None:
+    async def push(req: Any) -> Any:
+        if not req.HasField("job"):
+            raise RPCError("job is required")
+        if not req.job.id:
+            raise RPCError("empty ID field not allowed")
+        try:
+            await jobs.push(job_from_proto(req.job), "single")
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Empty()
+
+    async def push_batch(req: Any) -> Any:
+        # in order, stopping at the first error (IDs are not checked, as RoadRunner)
+        try:
+            for m in req.jobs:
+                await jobs.push(job_from_proto(m), "batch")
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Empty()
+
+    async def pause(req: Any) -> Any:
+        try:
+            for name in req.pipelines:
+                await jobs.pause(name)
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Empty()
+
+    async def resume(req: Any) -> Any:
+        try:
+            for name in req.pipelines:
+                await jobs.resume(name)
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Empty()
+
+    async def list_(req: Any) -> Any:
+        return pb.Pipelines(pipelines=list(jobs.pipelines))
+
+    async def declare(req: Any) -> Any:
+        try:
+            await jobs.declare(dict(req.pipeline))
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Empty()
+
+    async def destroy(req: Any) -> Any:
+        sem = asyncio.Semaphore(jobs.cfg.parallelism)
+        done: list[str] = []
+
+        async def one(name: str) -> None:
+            async with sem:
+                await jobs.destroy(name)
+                done.append(name)
+
+        results = await asyncio.gather(*(one(n) for n in req.pipelines),
+                                       return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise _err(r if isinstance(r, Exception) else RRError(str(r)))
+        return pb.Pipelines(pipelines=done)
+
+    async def stat(req: Any) -> Any:
+        try:
+            states = await jobs.states()
+        except Exception as e:
+            raise _err(e) from None
+        return pb.Stats(stats=[
+            pb.Stat(pipeline=s.pipeline, driver=s.driver, queue=s.queue, active=s.active,
+                    delayed=s.delayed, reserved=s.reserved, ready=s.ready,
+                    priority=max(0, s.priority)) for s in states])
+
+    rpc.proto("jobs.Push", pb.PushRequest, push)
+    rpc.proto("jobs.PushBatch", pb.PushBatchRequest, push_batch)
+    rpc.proto("jobs.Pause", pb.Pipelines, pause)
+    rpc.proto("jobs.Resume", pb.Pipelines, resume)
+    rpc.proto("jobs.List", pb.Empty, list_)
+    rpc.proto("jobs.Declare", pb.DeclareRequest, declare)
+    rpc.proto("jobs.Destroy", pb.Pipelines, destroy)
+    rpc.proto("jobs.Stat", pb.Empty, stat)
+
+    # -- dead letters (JSON codec) ---------------------------------------------------------
+    def browsable(arg: Any) -> Any:
+        name = arg.get("pipeline") if isinstance(arg, dict) else arg
+        if not isinstance(name, str) or not name:
+            raise RPCError("pipeline name is required")
+        try:
+            pipe = jobs.get(name)
+        except RRError as e:
+            raise RPCError(str(e)) from None
+        if not hasattr(pipe.driver, "browse"):
+            raise RPCError(f"driver {pipe.driver_name} of pipeline {name} does not support "
+                           "listing its jobs")
+        return pipe
+
+    async def dlq_list(arg: Any) -> list[dict[str, Any]]:
+        pipe = browsable(arg)
+        out = []
+        for j in pipe.driver.browse():
+            out.append({"id": j.id, "job": j.name,
+                        "from": (j.headers.get(DEAD_LETTER_FROM) or [""])[0],
+                        "reason": (j.headers.get(DEAD_LETTER_REASON) or [""])[0],
+                        "attempts": attempt_of(j.headers), "headers": j.headers,
+                        "payload": j.payload.decode("utf-8", "replace")})
+        return out
+
+    async def dlq_replay(arg: Any) -> dict[str, Any]:
+        pipe = browsable(arg)
+        target = arg.get("to", "") if isinstance(arg, dict) else ""
+        replayed = 0
+        failed: list[str] = []
+        taken = pipe.driver.take_all()
+        for i, j in enumerate(taken):
+            dest = target or (j.headers.get(DEAD_LETTER_FROM) or [""])[0]
+            headers = {k: v for k, v in j.headers.items()
+                       if k not in (DEAD_LETTER_FROM, DEAD_LETTER_REASON, ATTEMPT_HEADER)}
+            copy = Job(id=j.id, name=j.name, payload=j.payload, headers=headers,
+                       pipeline=dest)
+            try:
+                await jobs.push(copy, "single")
+                replayed += 1
+            except Exception as e:  # noqa: BLE001 - keep the rest in the dead-letter queue
+                failed.append(f"{j.id}: {e}")
+                for rest in taken[i:]:
+                    await pipe.driver.push(rest)
+                break
+        return {"replayed": replayed, "failed": failed}
+
+    rpc.json("jobs.dlq_list", dlq_list)
+    rpc.json("jobs.dlq_replay", dlq_replay)
