@@ -70,13 +70,13 @@ class StatusPlugin:
         status, body = report(results, self.unavailable)
         return web.Response(body=body, status=status, headers={"Content-Type": TEXT})
 
-    async def health(self, request: web.Request) -> web.Response:
+    async def health_endpoint(self, request: web.Request) -> web.Response:
         return await self._checks(request, "health")
 
-    async def ready(self, request: web.Request) -> web.Response:
+    async def ready_endpoint(self, request: web.Request) -> web.Response:
         return await self._checks(request, "ready")
 
-    async def jobs(self, request: web.Request) -> web.Response:
+    async def jobs_endpoint(self, request: web.Request) -> web.Response:
         if self.shutting_down:
             return _text(SHUTTING_DOWN, 503)
         plugin = self.app.plugins.get("jobs")
@@ -96,9 +96,9 @@ class StatusPlugin:
     # lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         web_app = web.Application()
-        web_app.router.add_route("*", "/health", self.health)
-        web_app.router.add_route("*", "/ready", self.ready)
-        web_app.router.add_route("*", "/jobs", self.jobs)
+        web_app.router.add_route("*", "/health", self.health_endpoint)
+        web_app.router.add_route("*", "/ready", self.ready_endpoint)
+        web_app.router.add_route("*", "/jobs", self.jobs_endpoint)
         runner = web.AppRunner(web_app, access_log=None, handle_signals=False,
                                keepalive_timeout=float(self.check_timeout))
         await runner.setup()
