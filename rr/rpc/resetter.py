@@ -6,7 +6,6 @@ only exposes a pool is reset by resetting that pool.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from rr.rpc.informer import plugin_name, pool_of
@@ -41,10 +40,7 @@ class Resetter:
             return True
         pool = pool_of(plugin)
         assert pool is not None
-        log = logging.getLogger(name)
-        log.info("reset signal was received")
-        await pool.reset()
-        log.info("plugin was successfully reset")
+        await pool.reset()  # the pool logs the reset itself
         return True
 
     def register(self, registry: Registry) -> None:

@@ -100,7 +100,7 @@ class RPCServer:
         except OSError as e:
             net = "unix" if lst.scheme == "unix" else "tcp"
             where = lst.path if lst.scheme == "unix" else f"{lst.host}:{lst.port}"
-            reason = (e.strerror or str(e)).lower()
+            reason = (os.strerror(e.errno) if e.errno else str(e)).lower()
             raise RRError(f"listen {net} {where}: bind: {reason}") from None
 
     async def stop(self) -> None:
