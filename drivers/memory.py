@@ -267,6 +267,11 @@ class MemoryDriver(Driver):
                              active=self.in_flight, delayed=self.delayed, reserved=0,
                              ready=self.consuming, priority=self.priority)
 
+    @property
+    def buffered(self) -> int:
+        """Jobs waiting in this pipeline, not yet handed to the shared queue."""
+        return len(self._buffer) + len(self._delayed)
+
     # -- dead-letter browsing (optional capability used by jobs.dlq_*) ---------------------
     def browse(self) -> list[Job]:
         return list(self._buffer) + [e[2] for e in sorted(self._delayed)]

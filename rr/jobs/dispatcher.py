@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rr.goridge.frame import CODEC_RAW
 from rr.jobs.reply import Action, Outcome, Reply, parse_reply
@@ -21,10 +22,14 @@ from rr.pipeline.queue import PriorityQueue, QueueClosed
 from rr.pool.payload import Payload
 
 if TYPE_CHECKING:
-    from rr.jobs.metrics import JobsMetrics
     from rr.jobs.pipelines import Pipeline
+    from rr.metrics.jobs import JobsMetrics
 
 log = logging.getLogger("jobs")
+
+MetricOutcome = Literal["ok", "error", "requeued", "dead_lettered"]
+_OUTCOMES: dict[Outcome, MetricOutcome] = {Outcome.OK: "ok", Outcome.ERR: "error",
+                                           Outcome.REQUEUE: "requeued"}
 
 
 class Dispatcher:
@@ -95,30 +100,30 @@ class Dispatcher:
 
     async def handle(self, d: Delivery) -> None:
         job = d.job
+        pipeline = job.pipeline
+        started = time.perf_counter()
         try:
             ctx = d.context()
             reply = await self.pool.exec(Payload(ctx, job.payload, CODEC_RAW))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - PoolError family, context errors
-            self.metrics.jobs_err.inc()
             log.error("jobs: job failed without a reply: pipeline=%s id=%s error=%s",
                       job.pipeline, job.id, e)
-            await self._failed(d, str(e))
-            return
-        r = parse_reply(reply.body)
-        await self._apply(d, r)
+            outcome = await self._failed(d, str(e))
+        else:
+            outcome = await self._apply(d, parse_reply(reply.body))
+        self.metrics.outcome(pipeline, outcome, time.perf_counter() - started)
 
     # -- settling ------------------------------------------------------------------------
     def _pipeline(self, d: Delivery) -> Pipeline | None:
         return self.pipelines.get(d.job.pipeline)
 
-    async def _failed(self, d: Delivery, error: str) -> None:
+    async def _failed(self, d: Delivery, error: str) -> MetricOutcome:
         """No reply (error frame, crash, exec_ttl, no free worker): spec/jobs.md §5.3."""
         pipe = self._pipeline(d)
         if pipe is not None and pipe.retry.enabled:
-            await self._retry(d, pipe, None, None, error)
-            return
+            return await self._retry(d, pipe, None, None, error)
         try:
             await d.nack()
         except Exception as e:  # noqa: BLE001
@@ -126,20 +131,22 @@ class Dispatcher:
                       d.job.id, e)
         if pipe is None or pipe.driver_name != "memory":
             self.on_final(d.job.id)
+        return "error"
 
     async def _retry(self, d: Delivery, pipe: Pipeline, headers: dict[str, list[str]] | None,
-                     delay: int | None, reason: str) -> None:
+                     delay: int | None, reason: str) -> MetricOutcome:
         """Count the attempt; redeliver with backoff or give the job up."""
         attempt = attempt_of(d.job.headers)
         if pipe.retry.exhausted(attempt):
-            await self._give_up(d, pipe, f"attempts exhausted ({attempt}): {reason}")
-            return
+            return await self._give_up(d, pipe, f"attempts exhausted ({attempt}): {reason}")
         changes = dict(headers or {})
         changes[ATTEMPT_HEADER] = [str(attempt + 1)]
         wait = pipe.retry.backoff(attempt) if delay is None else delay
         await self._settle(d, d.requeue(changes, wait), final=False)
+        return "requeued"
 
-    async def _give_up(self, d: Delivery, pipe: Pipeline | None, reason: str) -> None:
+    async def _give_up(self, d: Delivery, pipe: Pipeline | None,
+                       reason: str) -> MetricOutcome:
         """Dead-letter when the pipeline has one, otherwise discard (NackWithOptions false)."""
         target = self.pipelines.get(pipe.dead_letter) if pipe and pipe.dead_letter else None
         if pipe is not None and pipe.dead_letter and target is None:
@@ -157,14 +164,15 @@ class Dispatcher:
                 log.error("jobs: dead-letter push to %s failed: id=%s error=%s", target.name,
                           src.id, e)
                 await self._settle(d, d.nack(), final=True)
-                return
+                return "error"
             log.warning("jobs: job dead-lettered: pipeline=%s id=%s to=%s reason=%s",
                         src.pipeline, src.id, target.name, reason)
             await self._settle(d, d.ack(), final=True)
-            return
+            return "dead_lettered"
         log.warning("jobs: job discarded: pipeline=%s id=%s reason=%s", d.job.pipeline,
                     d.job.id, reason)
         await self._settle(d, d.nack(False, 0), final=True)
+        return "error"
 
     async def _settle(self, d: Delivery, op: Any, final: bool) -> None:
         try:
@@ -179,15 +187,9 @@ class Dispatcher:
         if final:
             self.on_final(d.job.id)
 
-    async def _apply(self, d: Delivery, r: Reply) -> None:
+    async def _apply(self, d: Delivery, r: Reply) -> MetricOutcome:
         job = d.job
-        m = self.metrics
-        if r.outcome is Outcome.OK:
-            m.jobs_ok.inc()
-        elif r.outcome is Outcome.ERR:
-            m.jobs_err.inc()
-        else:
-            m.jobs_requeue.inc()
+        outcome: MetricOutcome = _OUTCOMES[r.outcome]
         if r.invalid:
             log.error("jobs: response handler error: pipeline=%s id=%s error=%s",
                       job.pipeline, job.id, r.invalid)
@@ -199,18 +201,18 @@ class Dispatcher:
                       r.message)
         if r.action is Action.ACK:
             await self._settle(d, d.ack(), final=True)
-            return
+            return outcome
         pipe = self._pipeline(d)
         if r.action is Action.NACK and not r.requeue:
             if pipe is not None and pipe.dead_letter:
-                await self._give_up(d, pipe, r.message or "nack")
-            else:
-                await self._settle(d, d.nack(False, r.delay), final=True)
-            return
+                return await self._give_up(d, pipe, r.message or "nack")
+            await self._settle(d, d.nack(False, r.delay), final=True)
+            return outcome
         if pipe is not None and pipe.retry.enabled:
-            await self._retry(d, pipe, r.headers, r.delay or None, r.message or r.action.value)
-            return
+            return await self._retry(d, pipe, r.headers, r.delay or None,
+                                     r.message or r.action.value)
         if r.action is Action.NACK:
             await self._settle(d, d.nack(True, r.delay), final=False)
         else:
             await self._settle(d, d.requeue(r.headers, r.delay), final=False)
+        return outcome

@@ -9,7 +9,6 @@ not started back to their drivers, stop the drivers, then the pool.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -18,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rr.errors import ConfigError, RRError
 from rr.jobs.config import JobsConfig
 from rr.jobs.dispatcher import Dispatcher
-from rr.jobs.metrics import JobsMetrics, WorkersCollector
 from rr.jobs.pipelines import Pipeline, build_pipeline
+from rr.metrics.jobs import JobsMetrics
 from rr.pipeline.driver import Delivery, PipelineState
 from rr.pipeline.job import Job
 from rr.pipeline.queue import PriorityQueue
@@ -84,6 +83,16 @@ class JobsPlugin:
                 return 503
         return 200
 
+    def pipeline_depths(self) -> dict[str, int]:
+        """Jobs waiting per pipeline (buffered in the driver or in the shared queue)."""
+        depths = dict.fromkeys(self.pipelines, 0)
+        for group in self.queue.groups():
+            if group in depths:
+                depths[group] += 1
+        for name, pipe in self.pipelines.items():
+            depths[name] += int(getattr(pipe.driver, "buffered", 0) or 0)
+        return depths
+
     async def jobs_states(self) -> list[dict[str, Any]]:
         out = []
         for st in await self.states():
@@ -122,10 +131,6 @@ class JobsPlugin:
                                   f"pipeline {pipe.dead_letter!r}")
         self._pool = self.app.make_pool("jobs", self.section.section("pool"), mode="jobs")
         await self._pool.start()
-        registry = self.app.metrics
-        with contextlib.suppress(ValueError):  # already registered in this process
-            registry.register(WorkersCollector(
-                lambda: [w.to_dict() for w in self._pool.workers()] if self._pool else []))
         workers = getattr(getattr(self._pool, "config", None), "num_workers", 0) \
             or os.cpu_count() or 1
         self.dispatcher = Dispatcher(self.queue, self._pool, self.pipelines, self.metrics,
@@ -218,22 +223,20 @@ class JobsPlugin:
     async def push(self, job: Job, source: str = "single") -> None:
         pipe = self.get(job.pipeline)
         assert pipe.driver is not None
-        requests, latency = self.metrics.push_series(pipe.name, pipe.driver_name, source)
-        requests.inc()
         if job.priority == 0:
             job.priority = pipe.priority
         started = time.perf_counter()
+        ok = False
         try:
             async with asyncio.timeout(self.cfg.timeout):
                 await pipe.driver.push(job)
+            ok = True
         except TimeoutError:
-            self.metrics.push_err.inc()
             raise RRError(f"push to {pipe.name} timed out: context deadline exceeded") from None
-        except Exception:
-            self.metrics.push_err.inc()
-            raise
-        self.metrics.push_ok.inc()
-        latency.observe(time.perf_counter() - started)
+        finally:
+            self.metrics.push(pipe.name, pipe.driver_name,
+                              "batch" if source == "batch" else "single", ok,
+                              time.perf_counter() - started)
 
     async def _with_timeout(self, op: Callable[[], Awaitable[None]]) -> None:
         try:

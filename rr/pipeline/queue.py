@@ -123,6 +123,10 @@ class PriorityQueue(Generic[T]):
                 self._wake_putter()
         return [e[3] for e in removed]
 
+    def groups(self) -> list[str]:
+        """The group of every queued item (metrics)."""
+        return [e[2] for e in self._heap]
+
     def drain(self) -> list[T]:
         """Take out everything (shutdown), in priority order."""
         items = [e[3] for e in sorted(self._heap)]
