@@ -31,6 +31,15 @@ class App:
         self.plugins: dict[str, Plugin] = {}
         self.shutting_down = False
         self.version = __version__
+        self.failure: tuple[str, BaseException] | None = None
+        self._on_failure: list[Any] = []
+
+    def fail(self, plugin: str, exc: BaseException) -> None:
+        """A plugin failed while serving: `rr serve` stops everything and exits 1."""
+        if self.failure is None:
+            self.failure = (plugin, exc)
+            for cb in self._on_failure:
+                cb()
 
     def logger(self, name: str) -> logging.Logger:
         return logging.getLogger(name)

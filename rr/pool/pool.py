@@ -1,0 +1,616 @@
+"""A pool of PHP workers: allocation, FIFO hand-out, limits, replacement, reset, destroy.
+
+Requests wait in FIFO order for a free worker (fair queueing keeps the tail latency
+bounded when Python is the bottleneck). Every way a worker can end — crash, exec_ttl,
+max_jobs, supervisor limits, worker-initiated stop, reset — goes through ``_retire`` so
+that replacement and back-off live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from rr.goridge import frame as fr
+from rr.goridge.frame import Frame
+from rr.pool.config import PoolConfig
+from rr.pool.errors import (
+    ExecTTLError,
+    MaxQueueSizeError,
+    NoFreeWorkersError,
+    PoolError,
+    PoolStoppedError,
+    SoftJobError,
+    WorkerError,
+)
+from rr.pool.payload import Payload
+from rr.pool.spawn import spawn
+from rr.pool.state import WorkerState
+from rr.pool.worker import PONG, STREAM_STOP, Worker
+
+STOP_REQUEST = b'{"stop":true}'
+# a request that keeps making workers ask for replacement is not retried forever
+MAX_STOP_RETRIES = 10
+MAX_BACKOFF = 30.0
+
+
+class _StopRequested(Exception):
+    """The worker asked to be replaced instead of answering; retry elsewhere."""
+
+
+class WorkerInfo:
+    def __init__(self, worker: Worker) -> None:
+        self._d = worker.info()
+        self.pid: int = self._d["pid"]
+        self.state = worker.state
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self._d)
+
+
+class Pool:
+    def __init__(self, name: str, config: PoolConfig, command: list[str], env: dict[str, str],
+                 relay: str = "pipes", user: str = "",
+                 logger: logging.Logger | None = None) -> None:
+        self.name = name
+        self.cfg = config
+        self.command = command
+        self.env = env
+        self.relay = relay
+        self.user = user
+        self.log = logger or logging.getLogger("server")
+        self.workers_set: set[Worker] = set()
+        self._idle: deque[Worker] = deque()
+        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._queued = 0
+        self._stopped = False
+        self._started = False
+        self._generation = 0
+        self._spawning = 0
+        self._backoff = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self.target = 0 if config.debug else config.num_workers
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Allocate num_workers in parallel; if any fails, kill all and raise."""
+        results = await asyncio.gather(*(self._spawn() for _ in range(self.target)),
+                                       return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            for r in results:
+                if isinstance(r, Worker):
+                    r.kill()
+            raise errors[0] if isinstance(errors[0], PoolError) else WorkerError(str(errors[0]))
+        for w in results:
+            assert isinstance(w, Worker)
+            self._release(w)
+        self._started = True
+        sup = self.cfg.supervisor
+        if sup is not None and sup.enabled:
+            self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        self.log.debug("pool started", extra={"fields": {"pool": self.name,
+                                                          "workers": self.target}})
+
+    async def destroy(self, timeout: float | None = None) -> None:
+        """Stop taking work, let running requests finish (destroy_timeout), stop workers."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        while self._waiters:
+            f = self._waiters.popleft()
+            if not f.done():
+                f.set_exception(PoolStoppedError())
+        deadline = time.monotonic() + (self.cfg.destroy_timeout if timeout is None else timeout)
+        while any(w.state == WorkerState.WORKING for w in self.workers_set):
+            if time.monotonic() >= deadline:
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
+        workers = list(self.workers_set)
+        for w in workers:
+            w.state = WorkerState.DESTROYED
+        self._idle.clear()
+        await asyncio.gather(*(w.stop(self.cfg.stop_grace) for w in workers),
+                             return_exceptions=True)
+        for t in list(self._tasks):
+            t.cancel()
+        self.workers_set.clear()
+
+    # -- informer / status -------------------------------------------------------------
+    def workers(self) -> list[WorkerInfo]:
+        return [WorkerInfo(w) for w in sorted(self.workers_set, key=lambda w: w.pid)]
+
+    def ready(self) -> bool:
+        return any(w.state == WorkerState.READY for w in self.workers_set)
+
+    def alive(self) -> bool:
+        return any(w.state in (WorkerState.READY, WorkerState.WORKING)
+                   for w in self.workers_set)
+
+    @property
+    def queue_size(self) -> int:
+        return self._queued
+
+    # -- exec ------------------------------------------------------------------------------
+    async def exec(self, payload: Payload) -> Payload:
+        """Run one request on a free worker and return its (single-frame) reply."""
+        if not payload.context and not payload.body:
+            raise PoolError("payload can not be empty")
+        self._enter()
+        try:
+            for _ in range(MAX_STOP_RETRIES):
+                w = await self._take()
+                try:
+                    reply = await self._exchange(w, payload)
+                except _StopRequested:
+                    continue
+                if reply.stream:
+                    self._retire(w, WorkerState.INVALID, kill=True)
+                    raise WorkerError("streaming is not supported")
+                self._done(w)
+                return reply
+            raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
+                              "instead of answering this request")
+        finally:
+            self._queued -= 1
+
+    @contextlib.asynccontextmanager
+    async def stream(self, payload: Payload) -> AsyncIterator[AsyncIterator[Payload]]:
+        """A possibly streamed reply: yields an iterator over the reply frames.
+
+        Leaving the block before the last frame sends STOP and drains the worker
+        (bounded by stream_timeout) before it is reused."""
+        if not payload.context and not payload.body:
+            raise PoolError("payload can not be empty")
+        self._enter()
+        try:
+            for _ in range(MAX_STOP_RETRIES):
+                w = await self._take()
+                try:
+                    first = await self._exchange(w, payload)
+                except _StopRequested:
+                    continue
+                break
+            else:
+                raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
+                                  "instead of answering this request")
+            it = _Frames(self, w, first)
+            try:
+                yield it
+            finally:
+                await it.finish()
+        finally:
+            self._queued -= 1
+
+    def _enter(self) -> None:
+        if self._stopped:
+            raise PoolStoppedError()
+        if self.cfg.max_queue_size and self._queued >= self.cfg.max_queue_size:
+            raise MaxQueueSizeError()
+        self._queued += 1
+
+    async def _exchange(self, w: Worker, payload: Payload) -> Payload:
+        """Send the request and read the first reply frame; settles the worker on error."""
+        w.state = WorkerState.WORKING
+        w.last_used = time.monotonic()
+        w.begin()
+        try:
+            w.send(fr.encode_payload(payload.context, payload.body, payload.flags))
+        except WorkerError:
+            self._retire(w, WorkerState.ERRORED, kill=True)
+            raise
+        w.num_execs += 1
+        return await self._read(w)
+
+    async def _read(self, w: Worker) -> Payload:
+        """Read one reply frame with exec_ttl; classify it (spec §4.2)."""
+        fut = w.recv()
+        ttl = self.cfg.exec_ttl
+        handle = None
+        if ttl > 0:
+            handle = asyncio.get_running_loop().call_later(ttl, _expire, w, fut)
+        try:
+            f = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # the caller went away: settle the worker once its reply (or the ttl) arrives
+            fut.add_done_callback(lambda f: self._settle_abandoned(w, f))
+            raise
+        except ExecTTLError:
+            self.log.warning("worker stopped, and will be restarted",
+                             extra={"fields": {"pid": w.pid, "reason": "execTTL timeout elapsed",
+                                               "pool": self.name}})
+            self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+            raise
+        except WorkerError as e:
+            self.log.warning("RoadRunner can't communicate with the worker",
+                             extra={"fields": {"pid": w.pid, "error": str(e),
+                                               "pool": self.name}})
+            self._retire(w, WorkerState.ERRORED, kill=True)
+            raise
+        finally:
+            if handle is not None:
+                handle.cancel()
+        return self._classify(w, f)
+
+    def _classify(self, w: Worker, f: Frame) -> Payload:
+        if f.flags & fr.ERROR:
+            msg = f.payload.decode("utf-8", "replace")
+            self.log.warning("soft worker error", extra={"fields": {"pid": w.pid,
+                                                                     "message": msg}})
+            self._done(w)
+            raise SoftJobError(msg)
+        if len(f.options) != 1:
+            self.log.warning("worker will be restarted",
+                             extra={"fields": {"pid": w.pid, "reason":
+                                               "options length should be equal 1 (body offset)"}})
+            self._retire(w, WorkerState.ERRORED)
+            raise WorkerError("options length should be equal 1 (body offset)")
+        off = f.options[0]
+        if off > len(f.payload):
+            self._retire(w, WorkerState.ERRORED, kill=True)
+            raise WorkerError(f"bad payload: context length {off} > payload {len(f.payload)}")
+        stream = bool(f.byte10 & fr.STREAM)
+        if f.byte10 & fr.PING:
+            with contextlib.suppress(WorkerError):
+                w.send(PONG)
+        if not stream and off == len(f.payload) and f.payload == STOP_REQUEST:
+            self._retire(w, WorkerState.INVALID)
+            raise _StopRequested()
+        if off == len(f.payload):
+            return Payload(f.payload, b"", f.flags, stream)
+        if off == 0:
+            return Payload(b"", f.payload, f.flags, stream)
+        data = f.payload
+        return Payload(data[:off], data[off:], f.flags, stream)
+
+    def _settle_abandoned(self, w: Worker, f: asyncio.Future[Frame]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            if w.state == WorkerState.WORKING:
+                self._retire(w, WorkerState.ERRORED, kill=True)
+            return
+        if f.result().byte10 & fr.STREAM:
+            # the abandoned request streams: stop it and drain in the background
+            self._bg(_Frames(self, w, Payload(stream=True)).finish(stop=True))
+            return
+        self._done(w)
+
+    # -- taking and giving back workers -----------------------------------------------------
+    async def _take(self) -> Worker:
+        if self.cfg.debug:
+            return await self._spawn()
+        idle = self._idle
+        while idle:
+            w = idle.popleft()
+            if w.state == WorkerState.READY and w.alive:
+                return w
+            if w.state == WorkerState.READY:
+                self._retire(w, WorkerState.ERRORED, kill=True)
+        if self._stopped:
+            raise PoolStoppedError()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Worker] = loop.create_future()
+        self._waiters.append(fut)
+        handle = loop.call_later(self.cfg.allocate_timeout, _no_workers, fut)
+        try:
+            w = await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._release(fut.result())
+            raise
+        except NoFreeWorkersError:
+            self.log.error("no free workers in the pool, wait timeout exceed",
+                           extra={"fields": {"pool": self.name}})
+            raise
+        finally:
+            handle.cancel()
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(fut)
+        return w
+
+    def _release(self, w: Worker) -> None:
+        """Hand a ready worker to the oldest waiter, or park it."""
+        w.state = WorkerState.READY
+        self.workers_set.add(w)
+        while self._waiters:
+            f = self._waiters.popleft()
+            if not f.done():
+                f.set_result(w)
+                return
+        self._idle.append(w)
+        self._changed.set()
+
+    def _done(self, w: Worker) -> None:
+        """A request finished normally: apply max_jobs / retire marks, then release."""
+        w.end()
+        if self.cfg.debug:
+            self._retire(w, WorkerState.DESTROYED, replace=False)
+            return
+        if w.max_jobs and w.num_execs >= w.max_jobs:
+            self.log.debug("requests execution limit reached",
+                           extra={"fields": {"pid": w.pid, "pool": self.name}})
+            self._retire(w, WorkerState.MAX_JOBS_REACHED)
+            return
+        if w.retire or w.state == WorkerState.INVALID:
+            self._retire(w, WorkerState.INVALID)
+            return
+        if self._stopped:
+            w.state = WorkerState.READY
+            self._changed.set()
+            return
+        self._release(w)
+
+    # -- retirement and replacement ------------------------------------------------------------
+    def _retire(self, w: Worker, state: WorkerState, kill: bool = False,
+                replace: bool = True) -> None:
+        """Take a worker out of service, stop it, and (unless stopping) replace it."""
+        if w not in self.workers_set and w.state in (WorkerState.STOPPING,
+                                                      WorkerState.STOPPED,
+                                                      WorkerState.DESTROYED):
+            return
+        w.end()
+        w.state = state
+        self.workers_set.discard(w)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(w)
+        self._changed.set()
+        if kill:
+            w.kill()
+        self._bg(self._stop_worker(w))
+        if replace and not self._stopped and not self.cfg.debug:
+            self._bg(self._replace(short_lived=time.monotonic() - w.created < 2.0
+                                   and state == WorkerState.ERRORED))
+
+    async def _stop_worker(self, w: Worker) -> None:
+        keep = w.state
+        await w.stop(self.cfg.stop_grace)
+        if keep != WorkerState.DESTROYED:
+            w.state = WorkerState.STOPPED
+
+    async def _replace(self, short_lived: bool = False) -> None:
+        """Spawn a replacement, backing off while spawns (or young workers) keep failing."""
+        if short_lived:
+            self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
+        while not self._stopped:
+            if self._backoff:
+                await asyncio.sleep(self._backoff)
+            if self._stopped or len(self.workers_set) + self._spawning > self.target:
+                return
+            try:
+                w = await self._spawn()
+            except PoolError as e:
+                self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+                self.log.error("failed to allocate a replacement worker; retrying",
+                               extra={"fields": {"pool": self.name, "error": str(e),
+                                                 "retry_in": f"{self._backoff:.1f}s"}})
+                continue
+            if self._stopped:
+                w.state = WorkerState.DESTROYED
+                await w.stop(self.cfg.stop_grace)
+                return
+            if not short_lived:
+                self._backoff = 0.0
+            else:
+                self._bg(self._reset_backoff_later(w))
+            self._release(w)
+            return
+
+    async def _reset_backoff_later(self, w: Worker) -> None:
+        await asyncio.sleep(5)
+        if w.alive:
+            self._backoff = 0.0
+
+    async def _spawn(self) -> Worker:
+        self._spawning += 1
+        try:
+            w = await spawn(self.command, self.env, self.relay, self.user, self.log,
+                            self.cfg.allocate_timeout)
+        finally:
+            self._spawning -= 1
+        w.generation = self._generation
+        if self.cfg.max_jobs:
+            w.max_jobs = self.cfg.max_jobs + self.cfg.max_jobs * random.randint(0, 14) // 100
+        w.state = WorkerState.READY
+        self._bg(self._watch_exit(w))
+        return w
+
+    async def _watch_exit(self, w: Worker) -> None:
+        """A process that exits on its own (not retired by us) is replaced."""
+        await asyncio.shield(w.exited)
+        if w in self.workers_set:
+            self.log.debug("worker stopped", extra={"fields": {"pid": w.pid,
+                                                                "pool": self.name}})
+            if w.state == WorkerState.WORKING:
+                return  # the in-flight request sees the error and retires it
+            self._retire(w, WorkerState.ERRORED)
+
+    def _bg(self, coro: Any) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    # -- reset / add / remove ----------------------------------------------------------------
+    async def reset(self) -> None:
+        """Rolling restart: every current worker is replaced; requests keep flowing."""
+        if self._stopped:
+            raise PoolStoppedError()
+        self.log.info("reset signal was received", extra={"fields": {"pool": self.name}})
+        self._generation += 1
+        old = list(self.workers_set)
+        for w in old:
+            w.retire = True
+        deadline = time.monotonic() + self.cfg.reset_timeout
+        for w in old:
+            if w in self._idle:
+                # spawn the successor first so capacity never drops by more than one
+                try:
+                    new = await self._spawn()
+                except PoolError as e:
+                    self.log.error("reset: failed to spawn a worker",
+                                   extra={"fields": {"error": str(e)}})
+                    raise
+                self._idle.remove(w) if w in self._idle else None
+                self._retire(w, WorkerState.DESTROYED, replace=False)
+                self._release(new)
+        while any(w in self.workers_set for w in old):
+            if time.monotonic() >= deadline:
+                for w in old:
+                    if w in self.workers_set:
+                        self._retire(w, WorkerState.DESTROYED, kill=True)
+                break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
+        self.log.info("plugin was successfully reset", extra={"fields": {"pool": self.name}})
+
+    async def add_worker(self) -> None:
+        from rr.pool.config import MAX_WORKERS
+
+        if len(self.workers_set) >= MAX_WORKERS:
+            raise PoolError("container is full, maximum number of workers reached")
+        w = await self._spawn()
+        self.target += 1
+        self._release(w)
+
+    async def remove_worker(self) -> None:
+        if len(self.workers_set) <= 1:
+            self.log.warning("can't remove the last worker", extra={"fields": {"pool":
+                                                                              self.name}})
+            return
+        self.target -= 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.destroy_timeout
+        while not self._idle:
+            if loop.time() >= deadline:
+                raise PoolError("no idle worker to remove")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
+        w = self._idle.popleft()
+        self._retire(w, WorkerState.DESTROYED, replace=False)
+
+    # -- supervisor ------------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        from rr.pool.worker import rss_bytes
+
+        sup = self.cfg.supervisor
+        assert sup is not None
+        while not self._stopped:
+            await asyncio.sleep(sup.watch_tick)
+            now = time.monotonic()
+            for w in list(self.workers_set):
+                if w.state not in (WorkerState.READY, WorkerState.WORKING):
+                    continue
+                idle = w.state == WorkerState.READY and w in self._idle
+                reason: WorkerState | None = None
+                if sup.ttl and now - w.created >= sup.ttl:
+                    reason = WorkerState.TTL_REACHED
+                elif sup.max_worker_memory and \
+                        rss_bytes(w.pid) >= sup.max_worker_memory * 1024 * 1024:
+                    reason = WorkerState.MAX_MEMORY_REACHED
+                elif (sup.idle_ttl and idle and w.num_execs > 0
+                      and int(now - w.last_used) >= sup.idle_ttl):
+                    reason = WorkerState.IDLE_TTL_REACHED
+                if reason is None:
+                    continue
+                self.log.debug("supervisor: worker limit reached",
+                               extra={"fields": {"pid": w.pid, "reason": reason.label}})
+                if idle:
+                    self._retire(w, reason)
+                else:
+                    w.retire = True
+                    w.state = WorkerState.INVALID
+
+
+def _expire(w: Worker, fut: asyncio.Future[Frame]) -> None:
+    if not fut.done():
+        w.kill()
+        fut.set_exception(ExecTTLError())
+        w.fail(ExecTTLError())
+
+
+def _no_workers(fut: asyncio.Future[Worker]) -> None:
+    if not fut.done():
+        fut.set_exception(NoFreeWorkersError())
+
+
+class _Frames:
+    """Iterator over the frames of one (possibly streamed) reply."""
+
+    def __init__(self, pool: Pool, w: Worker, first: Payload) -> None:
+        self.pool = pool
+        self.w = w
+        self.first: Payload | None = first
+        self.finished = not first.stream
+        self.failed = False
+
+    def __aiter__(self) -> _Frames:
+        return self
+
+    async def __anext__(self) -> Payload:
+        if self.first is not None:
+            p, self.first = self.first, None
+            return p
+        if self.finished:
+            raise StopAsyncIteration
+        try:
+            p = await self.pool._read(self.w)
+        except (WorkerError, SoftJobError):
+            self.failed = True
+            self.finished = True
+            raise
+        except _StopRequested:
+            self.failed = True
+            self.finished = True
+            raise WorkerError("worker stopped in the middle of a stream") from None
+        if not p.stream:
+            self.finished = True
+        return p
+
+    async def finish(self, stop: bool = False) -> None:
+        """Return the worker: done, or send STOP and drain to the final frame first."""
+        pool, w = self.pool, self.w
+        if self.failed:
+            return
+        if self.finished and not stop:
+            pool._done(w)
+            return
+        try:
+            w.send(STREAM_STOP)
+        except WorkerError:
+            pool._retire(w, WorkerState.ERRORED, kill=True)
+            return
+        deadline = asyncio.get_running_loop().time() + pool.cfg.stream_timeout
+        try:
+            while True:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError
+                f = await asyncio.wait_for(w.recv(), left)
+                if f.byte10 & fr.PING:
+                    w.send(PONG)
+                if not f.byte10 & fr.STREAM:
+                    break
+        except TimeoutError:
+            pool._retire(w, WorkerState.ERRORED, kill=True)
+            return
+        except (WorkerError, asyncio.CancelledError):
+            pool._retire(w, WorkerState.ERRORED, kill=True)
+            return
+        pool._done(w)
+
+
+def decode_json_context(p: Payload) -> Any:
+    return json.loads(p.context) if p.context else None

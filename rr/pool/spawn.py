@@ -1,0 +1,253 @@
+"""Starting worker processes and wiring their relay (pipes, tcp or unix socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+from typing import Any
+
+from rr.goridge.frame import CONTROL, FrameError, FrameParser
+from rr.goridge.rpc import parse_address
+from rr.pool.errors import WorkerError
+from rr.pool.worker import Channel, Worker
+
+
+class _PipeProtocol(asyncio.SubprocessProtocol):
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self.early: list[tuple[int, bytes]] = []
+        self.exit_code: int | None = None
+        self.exited = False
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        w = self.worker
+        if w is None:
+            self.early.append((fd, data))
+        elif fd == 1:
+            w.on_data(data)
+        else:
+            w.on_stderr(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1 and self.worker is not None:
+            self.worker.on_eof()
+
+    def process_exited(self) -> None:
+        self.exited = True
+        if self.worker is not None:
+            self.worker.on_exit(self._code())
+
+    def _code(self) -> int | None:
+        t = getattr(self, "transport", None)
+        return t.get_returncode() if t is not None else None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+
+class SocketRelay:
+    """The listener workers connect to when ``server.relay`` is tcp:// or unix://.
+
+    The server sends the pid request as soon as a connection arrives; the pid in the
+    reply tells which spawned process the connection belongs to.
+    """
+
+    _instances: dict[str, SocketRelay] = {}
+
+    def __init__(self, address: str, logger: logging.Logger) -> None:
+        self.address = address
+        self.log = logger
+        self.server: asyncio.AbstractServer | None = None
+        self.waiting: dict[int, asyncio.Future[tuple[asyncio.Transport, _SocketProtocol]]] = {}
+        self.users = 0
+
+    @classmethod
+    async def get(cls, address: str, logger: logging.Logger) -> SocketRelay:
+        relay = cls._instances.get(address)
+        if relay is None:
+            relay = cls(address, logger)
+            cls._instances[address] = relay
+            await relay.start()
+        relay.users += 1
+        return relay
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0:
+            SocketRelay._instances.pop(self.address, None)
+            if self.server is not None:
+                self.server.close()
+                await self.server.wait_closed()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        family, addr = parse_address(self.address)
+        if family == getattr(__import__("socket"), "AF_UNIX", None):
+            if os.path.exists(addr):
+                os.unlink(addr)
+            self.server = await loop.create_unix_server(lambda: _SocketProtocol(self), addr)
+        else:
+            host, port = addr
+            self.server = await loop.create_server(lambda: _SocketProtocol(self), host, port,
+                                                   reuse_address=True)
+
+    def expect(self, pid: int) -> asyncio.Future[tuple[asyncio.Transport, _SocketProtocol]]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting[pid] = fut
+        return fut
+
+
+class _SocketProtocol(asyncio.Protocol):
+    """A worker's socket before and after its pid handshake."""
+
+    def __init__(self, relay: SocketRelay) -> None:
+        self.relay = relay
+        self.worker: Worker | None = None
+        self.parser = FrameParser()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        import json
+
+        from rr.goridge import frame as fr
+
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(fr.encode(json.dumps({"pid": os.getpid()}).encode(),
+                                  fr.CONTROL | fr.CODEC_JSON))
+
+    def data_received(self, data: bytes) -> None:
+        import json
+
+        if self.worker is not None:
+            self.worker.on_data(data)
+            return
+        try:
+            frames = self.parser.feed(data)
+        except FrameError as e:
+            self.relay.log.error("invalid handshake on the worker relay",
+                                 extra={"fields": {"error": str(e)}})
+            assert self.transport is not None
+            self.transport.close()
+            return
+        if not frames:
+            return
+        f = frames[0]
+        try:
+            pid = int(json.loads(f.payload).get("pid", 0)) if f.flags & CONTROL else 0
+        except (ValueError, AttributeError, TypeError):
+            pid = 0
+        fut = self.relay.waiting.pop(pid, None)
+        if fut is None or fut.done():
+            self.relay.log.warning("relay connection from an unknown process",
+                                   extra={"fields": {"pid": pid}})
+            assert self.transport is not None
+            self.transport.close()
+            return
+        assert self.transport is not None
+        fut.set_result((self.transport, self))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.worker is not None:
+            self.worker.on_eof()
+
+
+def _drop_privileges(user: str) -> Any:
+    """server.user: run the worker with that user's uid and primary gid."""
+    import pwd
+
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise WorkerError(f"server.user: no such user: {user}") from None
+
+    def demote() -> None:
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
+    return demote
+
+
+async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
+                logger: logging.Logger, timeout: float) -> Worker:
+    """Start one worker and complete its pid handshake within ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    # own session/process group: a Ctrl-C on the terminal must not reach workers directly
+    kwargs: dict[str, Any] = {"env": env, "start_new_session": True}
+    if user:
+        kwargs["preexec_fn"] = _drop_privileges(user)
+    socket_relay: SocketRelay | None = None
+    if relay in ("", "pipes"):
+        stdin: Any = subprocess.PIPE
+        stdout: Any = subprocess.PIPE
+    else:
+        if "://" not in relay or relay.startswith("tcp://:"):
+            raise WorkerError("invalid DSN (tcp://:6001, unix://file.sock)")
+        socket_relay = await SocketRelay.get(relay, logger)
+        stdin = subprocess.DEVNULL
+        stdout = subprocess.DEVNULL
+    try:
+        transport, proto = await loop.subprocess_exec(
+            _PipeProtocol, *command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+            **kwargs)
+    except (OSError, ValueError) as e:
+        if socket_relay is not None:
+            await socket_relay.release()
+        raise WorkerError(f"failed to spawn a worker: {command[0]}: {e}") from e
+    pid = transport.get_pid()
+    worker = Worker(pid, command, logger)
+    worker._transport = transport
+    proto.worker = worker
+    for fd, data in proto.early:
+        (worker.on_data if fd == 1 else worker.on_stderr)(data)
+    if proto.exited:
+        worker.on_exit(transport.get_returncode())
+
+    try:
+        if socket_relay is None:
+            pipe: Any = transport.get_pipe_transport(0)
+            worker.channel = Channel(pipe.write, transport.close)
+            await asyncio.wait_for(worker.handshake(), timeout)
+        else:
+            fut = socket_relay.expect(pid)
+            done, _ = await asyncio.wait({fut, worker.exited}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if fut not in done:
+                fut.cancel()
+                socket_relay.waiting.pop(pid, None)
+                raise WorkerError("worker exited before connecting to the relay"
+                                  if worker.exited.done() else "relay connect timeout")
+            sock_transport, sproto = fut.result()
+            sproto.worker = worker
+            relay_ref = socket_relay
+
+            def close() -> None:
+                sock_transport.close()
+                transport.close()
+                asyncio.get_running_loop().create_task(relay_ref.release())
+
+            worker.channel = Channel(sock_transport.write, close)
+            socket_relay = None  # owned by the worker's channel now
+    except BaseException as e:
+        worker.kill()
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.exited), 2)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        transport.close()
+        if socket_relay is not None:
+            await socket_relay.release()
+        if isinstance(e, asyncio.CancelledError):
+            raise
+        reason = str(e) or type(e).__name__
+        if isinstance(e, TimeoutError):
+            reason = ("failed to spawn a worker, possible reasons: "
+                      "https://docs.roadrunner.dev/error-codes/allocate-timeout")
+        tail = worker.stderr_tail
+        msg = f"failed to start worker ({' '.join(command)}): {reason}"
+        if tail:
+            msg += f"\nworker output: {tail[-2000:]}"
+        raise WorkerError(msg) from None
+    return worker

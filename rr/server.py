@@ -1,0 +1,138 @@
+"""Builds the plugins from the config and runs them (start in dependency order, stop in
+reverse), with RoadRunner's signal handling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from rr import __version__
+from rr.app import App
+from rr.config import Config
+from rr.plugin import Plugin
+
+# (plugin name, factory module) in start order; stop runs in reverse.
+PLUGINS: list[tuple[str, str]] = [
+    ("rpc", "rr.rpc.plugin"),
+    ("kv", "rr.kv.plugin"),
+    ("metrics", "rr.metrics.plugin"),
+    ("jobs", "rr.jobs.plugin"),
+    ("cron", "rr.jobs.cron"),
+    ("http", "rr.http.plugin"),
+    ("status", "rr.status.plugin"),
+]
+
+log = logging.getLogger("rr")
+
+
+def build(app: App) -> list[Plugin]:
+    """Create every enabled plugin (none started yet)."""
+    plugins: list[Plugin] = []
+    for name, module in PLUGINS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name and module.startswith(e.name):
+                if app.config.has(name):
+                    log.warning("plugin is not available in this build",
+                                extra={"fields": {"plugin": name}})
+                continue
+            raise
+        plugin = mod.create(app)
+        if plugin is None:
+            continue
+        app.plugins[plugin.name] = plugin
+        plugins.append(plugin)
+    return plugins
+
+
+class Server:
+    def __init__(self, config: Config, silent: bool = False) -> None:
+        self.config = config
+        self.silent = silent
+        self.app = App(config)
+        self.started: list[Plugin] = []
+        self.grace = config.section("endure").duration("grace_period", 30.0) or 30.0
+
+    def say(self, text: str) -> None:
+        if not self.silent:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+
+    async def start(self) -> None:
+        plugins = build(self.app)
+        for p in plugins:
+            try:
+                await p.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self.started.append(p)
+
+    async def stop(self) -> None:
+        self.app.shutting_down = True
+        while self.started:
+            p = self.started.pop()
+            try:
+                await p.stop()
+            except Exception as e:  # noqa: BLE001 - keep stopping the others
+                log.error("plugin stop failed", extra={"fields": {"plugin": p.name,
+                                                                  "error": str(e)}})
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop_event = asyncio.Event()
+        signals_seen = 0
+
+        def on_signal(sig: signal.Signals) -> None:
+            nonlocal signals_seen
+            signals_seen += 1
+            if signals_seen > 1:
+                self.say("exit forced")
+                import os
+
+                os._exit(1)
+            self.say(f"stop signal received, grace timeout is: {int(self.grace)} seconds")
+            stop_event.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        self.app._on_failure.append(stop_event.set)
+
+        try:
+            await self.start()
+        except Exception as e:  # noqa: BLE001 - reported to the user
+            sys.stderr.write(f"error: {e}\n")
+            return 1
+        self.say(f"[INFO] RoadRunner server started; version: {__version__}, "
+                 f"buildtime: python-{sys.version.split()[0]}")
+        await stop_event.wait()
+        code = 0
+        try:
+            await asyncio.wait_for(self.stop(), self.grace)
+        except TimeoutError:
+            sys.stderr.write("error: graceful stop timed out\n")
+            code = 1
+        if self.app.failure is not None:
+            name, exc = self.app.failure
+            sys.stderr.write(f"error: {exc}\nplugin: {name}\n")
+            code = 1
+        return code
+
+
+def run(config: Config, silent: bool = False) -> int:
+    server = Server(config, silent)
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.run
+    with contextlib.suppress(KeyboardInterrupt):
+        return int(runner(server.run()))
+    return 1
