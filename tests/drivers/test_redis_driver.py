@@ -446,3 +446,40 @@ async def test_unreachable_redis_is_reported_not_fatal(stream: str) -> None:
     st = await drv.state()
     assert st.connected is False and st.ready is True and st.error
     await drv.stop()
+
+
+async def test_connection_cut_and_restore(raw: aioredis.Redis, stream: str) -> None:
+    from tests.drivers.proxy import TCPProxy
+
+    with TCPProxy(REDIS_HOST, REDIS_PORT) as proxy:
+        sink = Collector()
+        drv = RedisDriver(PipelineOptions("cut", "redis", {
+            "stream": stream, "block": "200ms", "visibility_timeout": "500ms"},
+            global_section=Section({"addrs": [proxy.address], "dial_timeout": "300ms",
+                                    "read_timeout": "1s"}, "redis")), sink)
+        await drv.push(job(id="in-hand"))
+        await drv.run()
+        try:
+            d = await sink.next()
+            await asyncio.to_thread(proxy.cut)
+            with pytest.raises(RRError):
+                await d.ack()  # cannot reach redis: the entry stays pending there
+            await wait_until(lambda: _disconnected(drv))
+            # a producer that reaches redis directly keeps working during the outage
+            await raw.xadd(stream, {"rr_id": "during-outage", "rr_job": "J", "payload": "x"})
+            await asyncio.to_thread(proxy.restore)
+            got = {}
+            for _ in range(2):
+                again = await sink.next(timeout=20)
+                got[again.job.id] = again
+            assert set(got) == {"in-hand", "during-outage"}
+            for again in got.values():
+                await again.ack()
+            st = await drv.state()
+            assert st.connected and st.reserved == 0 and st.active == 0
+        finally:
+            await drv.stop()
+
+
+async def _disconnected(drv: RedisDriver) -> bool:
+    return not (await drv.state()).connected
