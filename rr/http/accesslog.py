@@ -28,6 +28,18 @@ def _remote(request: web.BaseRequest) -> str:
     return ""
 
 
+WRITE_BYTES = "rr.write_bytes"  # body bytes of a streamed response
+
+
+def _written(request: web.BaseRequest, response: web.StreamResponse | None) -> int:
+    if response is None:
+        return 0
+    streamed = request.get(WRITE_BYTES)
+    if streamed is not None:
+        return int(streamed)
+    return response.content_length or 0
+
+
 class AccessLog:
     def __init__(self, logger: logging.Logger, detailed: bool) -> None:
         self.log = logger
@@ -46,7 +58,7 @@ class AccessLog:
             "URL": target,
             "remote_address": _remote(request),
             "read_bytes": request.get(READ_BYTES, 0),
-            "write_bytes": response.body_length if response is not None else 0,
+            "write_bytes": _written(request, response),
             "start": start_ns,
             "elapsed": elapsed_ns // 1_000_000,
         }

@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from rr.goridge.frame import CODEC_JSON
 from rr.http import body as bodymod
+from rr.http.accesslog import WRITE_BYTES
 from rr.http.chain import READ_BYTES, UPLOADED, finalize, text_response
 from rr.http.context import build_context
 from rr.http.reply import Reply, ReplyError, decode
@@ -228,6 +229,7 @@ class PHPHandler:
                         resp = web.StreamResponse(status=200)
                         resp.headers["Content-Type"] = sniff(p.body)
                         await self._prepare(request, resp)
+                    request[WRITE_BYTES] = request.get(WRITE_BYTES, 0) + len(p.body)
                     try:
                         await resp.write(p.body)
                     except ConnectionError:
