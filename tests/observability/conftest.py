@@ -37,27 +37,30 @@ class Stack:
     marker: Path
     metrics_url: str
     status_url: str
+    rpc_address: str
     plugins: list[Any]
 
 
 @pytest.fixture
 async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
     from rr.metrics.plugin import create as create_metrics
+    from rr.rpc.plugin import create as create_rpc
     from rr.status.plugin import create as create_status
 
     marker = tmp_path / "no-more-workers"
     monkeypatch.setenv("OBS_MARKER", str(marker))
-    metrics_port, status_port = free_port(), free_port()
+    metrics_port, status_port, rpc_port = free_port(), free_port(), free_port()
     config = Config({
         "version": "3",
         "server": {"command": php_worker("obs_worker.php")},
         "http": {"pool": {"num_workers": 2, "allocate_timeout": "5s"}},
+        "rpc": {"listen": f"tcp://127.0.0.1:{rpc_port}"},
         "metrics": {"address": f"127.0.0.1:{metrics_port}"},
         "status": {"address": f"127.0.0.1:{status_port}"},
     }, workdir=tmp_path)
     app = App(config)
     pool = app.make_pool("http", config.section("http.pool"), mode="http")
-    plugins: list[Any] = [create_metrics(app), create_status(app)]
+    plugins: list[Any] = [create_rpc(app), create_metrics(app), create_status(app)]
     app.plugins["http"] = PoolPlugin("http", pool)
     for p in plugins:
         app.plugins[p.name] = p
@@ -66,7 +69,8 @@ async def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
         await p.start()
     try:
         yield Stack(app, pool, marker, f"http://127.0.0.1:{metrics_port}",
-                    f"http://127.0.0.1:{status_port}", plugins)
+                    f"http://127.0.0.1:{status_port}", f"tcp://127.0.0.1:{rpc_port}",
+                    plugins)
     finally:
         for p in reversed(plugins):
             await p.stop()
