@@ -1,0 +1,1 @@
+"""Jobs: pipelines, the priority queue, pollers, the jobs RPC and cron triggers."""
