@@ -38,9 +38,10 @@ def global_parser() -> argparse.ArgumentParser:
     return p
 
 
-DEFAULTS = {"config": ".rr.yaml", "workdir": None, "dotenv": None, "override": [],
-            "silent": False, "experimental": False, "pid": False, "debug": False,
-            "force": False}
+DEFAULTS: dict[str, object] = {
+    "config": ".rr.yaml", "workdir": None, "dotenv": None, "override": [], "silent": False,
+    "experimental": False, "pid": False, "debug": False, "force": False,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -386,7 +386,7 @@ class Pool:
         while not self._stopped:
             if self._backoff:
                 await asyncio.sleep(self._backoff)
-            if self._stopped or len(self.workers_set) + self._spawning > self.target:
+            if self._stopped or len(self.workers_set) + self._spawning >= self.target:
                 return
             try:
                 w = await self._spawn()
@@ -454,15 +454,16 @@ class Pool:
         deadline = time.monotonic() + self.cfg.reset_timeout
         for w in old:
             if w in self._idle:
-                # spawn the successor first so capacity never drops by more than one
+                # out of the idle queue first, so no request takes it while we spawn
+                self._idle.remove(w)
+                self._retire(w, WorkerState.DESTROYED, replace=False)
                 try:
                     new = await self._spawn()
                 except PoolError as e:
                     self.log.error("reset: failed to spawn a worker",
                                    extra={"fields": {"error": str(e)}})
+                    self._bg(self._replace())
                     raise
-                self._idle.remove(w) if w in self._idle else None
-                self._retire(w, WorkerState.DESTROYED, replace=False)
                 self._release(new)
         while any(w in self.workers_set for w in old):
             if time.monotonic() >= deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import subprocess
@@ -212,7 +213,8 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
             await asyncio.wait_for(worker.handshake(), timeout)
         else:
             fut = socket_relay.expect(pid)
-            done, _ = await asyncio.wait({fut, worker.exited}, timeout=timeout,
+            waitables: set[asyncio.Future[Any]] = {fut, worker.exited}
+            done, _ = await asyncio.wait(waitables, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
             if fut not in done:
                 fut.cancel()
@@ -232,10 +234,8 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
             socket_relay = None  # owned by the worker's channel now
     except BaseException as e:
         worker.kill()
-        try:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(worker.exited), 2)
-        except (TimeoutError, asyncio.CancelledError):
-            pass
         transport.close()
         if socket_relay is not None:
             await socket_relay.release()

@@ -9,6 +9,7 @@ can never become the reply to the next request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -66,9 +67,14 @@ class Worker:
         try:
             frames = self._parser.feed(data)
         except FrameError as e:
+            # report what the worker actually wrote (PHP warnings, echo, "Could not open
+            # input file"), not just the 12 bytes that failed as a header
+            shown = data[:1024].decode("utf-8", "replace").strip()
             text = str(e)
-            if "invalid message" in text:
-                text += " " + data[:256].decode("utf-8", "replace")
+            if text.startswith("file not found"):
+                text = "file not found: " + shown
+            elif "invalid message: " in text:
+                text = text.split("invalid message: ")[0] + "invalid message: " + shown
             self.log.error("invalid data found in the buffer (possible echo)",
                            extra={"fields": {"pid": self.pid, "error": text}})
             self.fail(WorkerError(text))
@@ -168,10 +174,8 @@ class Worker:
 
     # -- process control -----------------------------------------------------------
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     async def stop(self, grace: float) -> None:
         """Stop command, then SIGKILL after ``grace`` seconds."""
@@ -187,10 +191,8 @@ class Worker:
                 self.log.warning("worker doesn't respond on stop command, killing process",
                                  extra={"fields": {"pid": self.pid}})
                 self.kill()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self.exited), 5)
-                except TimeoutError:
-                    pass
         if self.channel is not None:
             self.channel.close()
 
