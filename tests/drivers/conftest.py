@@ -68,3 +68,7 @@ def redis_port() -> int:
 def redis_addr(redis_port: int) -> str:
     """host:port of a running Redis."""
     return f"127.0.0.1:{redis_port}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "php: needs php-cli (skipped without it)")
