@@ -6,6 +6,7 @@ each test sees exactly the bytes the PHP library puts on stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -124,10 +125,8 @@ class PhpPipeWorker:
         self.proc.wait(10)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
     def __enter__(self) -> PhpPipeWorker:
         return self

@@ -30,7 +30,8 @@ def _reply(w: PhpPipeWorker, body: bytes, ctx: dict[str, object] | None = None) 
 @pytest.mark.parametrize(("action", "expected"), [
     (b"ack", b'{"type":2,"data":[]}'),
     (b"complete", b'{"type":0,"data":[]}'),
-    (b"nack:smtp down", b'{"type":3,"data":{"message":"smtp down","requeue":false,"delay_seconds":0}}'),
+    (b"nack:smtp down",
+     b'{"type":3,"data":{"message":"smtp down","requeue":false,"delay_seconds":0}}'),
     (b"redeliver:smtp down",
      b'{"type":3,"data":{"message":"smtp down","requeue":true,"delay_seconds":30}}'),
     (b"requeue:later",

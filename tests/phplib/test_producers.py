@@ -35,8 +35,9 @@ def test_jobs_calls() -> None:
             $jobs = new Jobs(RR\\RPC\\RPC::create('{stub.address}'));
             $q = $jobs->connect('emails', new Options(priority: 3, headers: ['tenant' => ['42']]));
             $t = $q->push('App\\\\SendMail', '{{"to":"a"}}', new Options(delay: 60, autoAck: true));
-            $q->dispatchMany($q->create('A', 'x')->withHeader('attempts', '1'),
-                             $q->create('B', 'y', new Options(headers: ['only' => ['me'], 'empty' => []])));
+            $q->dispatchMany(
+                $q->create('A', 'x')->withHeader('attempts', '1'),
+                $q->create('B', 'y', new Options(headers: ['only' => ['me'], 'empty' => []])));
             $q->pause(); $q->resume();
             $jobs->pause('a', $q);
             $created = $jobs->create(new MemoryCreateInfo('local'));
@@ -135,7 +136,8 @@ def test_kv_cache() -> None:
                   'noTtl' => $c->getTtl('n')];
             $c->delete('n'); $r['afterDelete'] = $c->has('n');
             $c->deleteMultiple(['arr', 'no']);
-            try {{ $f->select('nope')->get('x'); }} catch (RR\\KV\\StorageException $e) {{ $r['storage'] = 'StorageException'; }}
+            try {{ $f->select('nope')->get('x'); }}
+            catch (RR\\KV\\StorageException $e) {{ $r['storage'] = 'StorageException'; }}
             $c->clear();
             $r['cleared'] = $c->has('user:1');
             echo json_encode($r);""")
@@ -152,7 +154,8 @@ def test_kv_cache() -> None:
         item = set_req.items[0]
         assert (set_req.storage, item.key, item.value) == ("cache", "user:1", b's:5:"hello";')
         # RFC 3339, UTC, no fractional seconds
-        assert len(item.timeout) == 25 and item.timeout.endswith("+00:00") and "." not in item.timeout
+        assert len(item.timeout) == 25 and item.timeout.endswith("+00:00")
+        assert "." not in item.timeout
         set_req.ParseFromString(stub.calls[1].body)
         assert [(i.key, i.value, i.timeout) for i in set_req.items] == [
             ("n", b"i:42;", ""), ("arr", b'a:1:{s:1:"k";s:1:"v";}', ""), ("no", b"b:0;", ""),
@@ -164,7 +167,8 @@ def test_kv_cache() -> None:
 def test_kv_rejects_non_string_keys() -> None:
     out = run_php("""
         $c = new RR\\KV\\Cache(RR\\RPC\\RPC::create('tcp://127.0.0.1:1'), 'x');
-        try { $c->setMultiple([1 => 'a']); } catch (InvalidArgumentException $e) { echo 'invalid'; }""")
+        try { $c->setMultiple([1 => 'a']); }
+        catch (InvalidArgumentException $e) { echo 'invalid'; }""")
     assert out.stdout == "invalid"
 
 
@@ -188,7 +192,8 @@ def test_metrics_calls() -> None:
             $m->add('app_hits', 1, ['home']);
             $m->sub('g', 2.5); $m->set('g', 3); $m->observe('h', 0.25, ['x']);
             $m->unregister('app_hits');
-            try {{ $m->add('nope', 1); }} catch (RR\\Metrics\\MetricsException $e) {{ echo 'MetricsException'; }}""")
+            try {{ $m->add('nope', 1); }}
+            catch (RR\\Metrics\\MetricsException $e) {{ echo 'MetricsException'; }}""")
         assert out.stdout == "MetricsException"
         got = [(c.method, json.loads(c.body)) for c in stub.calls]
         assert all(c.flags == fr.CODEC_JSON for c in stub.calls)

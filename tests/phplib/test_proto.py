@@ -28,7 +28,8 @@ def _php_hex(expr: str) -> str:
 def test_pipelines() -> None:
     got = _php_hex("(new DTO\\Pipelines(['emails', 'billing']))->encode()")
     assert got == "0a06656d61696c730a0762696c6c696e67"
-    assert bytes.fromhex(got) == jobs_pb2.Pipelines(pipelines=["emails", "billing"]).SerializeToString()
+    py = jobs_pb2.Pipelines(pipelines=["emails", "billing"])
+    assert bytes.fromhex(got) == py.SerializeToString()
 
 
 def test_push_request() -> None:
@@ -71,11 +72,13 @@ def test_kv_request() -> None:
 
 def test_negative_and_large_ints_match_python() -> None:
     got = _php_hex("(new DTO\\Options(priority: -5, pipeline: 'p', delay: 9007199254740993, "
-                   "autoAck: true, topic: 't', metadata: 'm', offset: -1, partition: -2))->encode()")
+                   "autoAck: true, topic: 't', metadata: 'm', offset: -1, "
+                   "partition: -2))->encode()")
     py = jobs_pb2.Options(priority=-5, pipeline="p", delay=9007199254740993, auto_ack=True,
                           topic="t", metadata="m", offset=-1, partition=-2)
     assert bytes.fromhex(got) == py.SerializeToString()
-    back = run_php(f"echo json_encode(get_object_vars(RR\\Jobs\\DTO\\Options::decode(hex2bin('{got}'))));")
+    back = run_php("echo json_encode(get_object_vars("
+                   f"RR\\Jobs\\DTO\\Options::decode(hex2bin('{got}'))));")
     assert json.loads(back.stdout) == {"priority": -5, "pipeline": "p", "delay": 9007199254740993,
                                        "autoAck": True, "topic": "t", "metadata": "m",
                                        "offset": -1, "partition": -2}
@@ -84,7 +87,8 @@ def test_negative_and_large_ints_match_python() -> None:
 def test_decoder_skips_unknown_fields_and_rejects_truncation() -> None:
     # field 15 varint + field 14 fixed32 + field 13 fixed64 before a known field
     data = "7801" + "75" + "00000000" + "69" + "0000000000000000" + "0a0161"
-    out = run_php(f"echo json_encode(RR\\Jobs\\DTO\\Pipelines::decode(hex2bin('{data}'))->pipelines);")
+    out = run_php("echo json_encode("
+                  f"RR\\Jobs\\DTO\\Pipelines::decode(hex2bin('{data}'))->pipelines);")
     assert json.loads(out.stdout) == ["a"]
     bad = run_php("try { RR\\Jobs\\DTO\\Pipelines::decode(hex2bin('0a05616263')); }"
                   "catch (RR\\Proto\\DecodeException $e) { echo 'truncated'; }")
@@ -107,7 +111,8 @@ def test_job_roundtrip_against_python(job: str, payload: bytes, headers: dict[st
     for name, values in headers.items():
         py.headers[name].value.extend(values)
     # PHP decodes Python's bytes and re-encodes them; Python must read the same message back
-    out = run_php(f"echo bin2hex(RR\\Jobs\\DTO\\Job::decode(hex2bin('{py.SerializeToString().hex()}'))->encode());")
+    hex_in = py.SerializeToString().hex()
+    out = run_php(f"echo bin2hex(RR\\Jobs\\DTO\\Job::decode(hex2bin('{hex_in}'))->encode());")
     again = jobs_pb2.Job()
     again.ParseFromString(bytes.fromhex(out.stdout))
     assert again == py

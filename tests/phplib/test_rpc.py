@@ -10,8 +10,8 @@ from tests.phplib.rpcstub import Call, RPCStub, reply, run_php
 
 def test_informer_list_request_and_reply_bytes() -> None:
     def handler(call: Call) -> bytes:
-        return bytes.fromhex("1508150000 00e7de6eb5000001000000 0d000000".replace(" ", "")) + (
-            b'informer.List["http"]')
+        head = bytes.fromhex("150815000000e7de6eb5000001000000 0d000000".replace(" ", ""))
+        return head + b'informer.List["http"]'
 
     with RPCStub(handler) as stub:
         out = run_php(f"""
@@ -26,15 +26,17 @@ def test_metrics_add_request_header() -> None:
     with RPCStub(lambda c: reply(c, b"true")) as stub:
         run_php(f"""
             $rpc = RR\\RPC\\RPC::create('{stub.address}');
-            $rpc->call('metrics.Add', ['name' => 'app_hits', 'value' => 1, 'labels' => ['home']]);""")
+            $rpc->call('metrics.Add',
+                       ['name' => 'app_hits', 'value' => 1, 'labels' => ['home']]);""")
         raw = stub.calls[0].raw
-        assert raw[:20] == bytes.fromhex("15083a0000008f613f4d000001000000 0b000000".replace(" ", ""))
+        assert raw[:20] == bytes.fromhex("15083a0000008f613f4d0000010000000b000000")
         assert raw[20:] == b'metrics.Add{"name":"app_hits","value":1,"labels":["home"]}'
 
 
 def test_error_reply_becomes_service_exception() -> None:
     def handler(call: Call) -> bytes:
-        return bytes.fromhex("154817000000254e94470000010000000d000000") + b"informer.Listsome error"
+        head = bytes.fromhex("154817000000254e94470000010000000d000000")
+        return head + b"informer.Listsome error"
 
     with RPCStub(handler) as stub:
         out = run_php(f"""
@@ -64,7 +66,8 @@ def test_sequence_mismatch_and_missing_options_throw() -> None:
     with RPCStub(wrong_seq) as stub:
         out = run_php(f"""
             $rpc = RR\\RPC\\RPC::create('{stub.address}');
-            try {{ $rpc->call('x.A', 1); }} catch (RR\\RPC\\RPCException $e) {{ echo $e->getMessage(); }}
+            try {{ $rpc->call('x.A', 1); }}
+            catch (RR\\RPC\\RPCException $e) {{ echo $e->getMessage(); }}
             echo '|', RR\\RPC\\RPC::nextSequence();""")
         assert out.stdout == "Invalid RPC frame, sequence mismatch|1"
 
@@ -93,7 +96,8 @@ def test_connect_failure_and_bad_addresses() -> None:
             catch (RR\\Goridge\\RelayException $e) { echo "bad "; }
         }
         $rpc = RR\\RPC\\RPC::create('tcp://127.0.0.1:1');
-        try { $rpc->call('x.A', 1); } catch (RR\\Goridge\\RelayException $e) { echo $e->getMessage(); }""")
+        try { $rpc->call('x.A', 1); }
+        catch (RR\\Goridge\\RelayException $e) { echo $e->getMessage(); }""")
     assert out.stdout == "bad bad bad bad Unable to establish connection tcp://127.0.0.1:1"
 
 
