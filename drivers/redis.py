@@ -53,6 +53,8 @@ log = logging.getLogger("rr.jobs.redis")
 DRIVER = "redis"
 PAYLOAD_FIELD = b"payload"
 DEDUCED = "deduced_by_rr"
+#: how long one push keeps retrying while redis is unreachable (jobs.timeout's default)
+PUSH_RETRY_FOR = 60.0
 STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 
 #: errors that mean "the broker is unreachable right now" (retry with backoff)
@@ -299,7 +301,8 @@ class RedisDelivery(Delivery):
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
         if requeue is None:
-            requeue = self.driver.requeue_on_fail
+            # plain Nack (worker error/crash): an auto-acked job is already gone for good
+            requeue = self.driver.requeue_on_fail and not self.auto_acked
             delay = 0
         if requeue:
             await self.driver.settle(self, (self.job.headers, delay))
@@ -385,21 +388,33 @@ class RedisDriver(Driver):
 
     # -- producing ------------------------------------------------------------------------
     async def push(self, job: Job) -> None:
+        """Publish; while redis is unreachable keep retrying with backoff (the jobs core
+        bounds the whole push by ``jobs.timeout``, as RoadRunner does while redialing)."""
         self._check_open()
         fields = encode_job(job, self.pipeline)
-        try:
-            if job.delay > 0:
-                await self._schedule(keys=[self.delayed_key],
-                                     args=[int(job.delay) * 1000, pack_fields(fields)])
-                self._delay_wakeup.set()
-                self._ensure_mover()
-            else:
-                await self._xadd(fields)
-        except NETWORK_ERRORS as e:
-            self._mark_down("push", e)
-            raise RRError(f"redis pipeline {self.pipeline}: push failed: {e}") from e
-        except RedisError as e:
-            raise RRError(f"redis pipeline {self.pipeline}: push failed: {e}") from e
+        backoff = Backoff()
+        deadline = asyncio.get_running_loop().time() + PUSH_RETRY_FOR
+        while True:
+            try:
+                if job.delay > 0:
+                    await self._schedule(keys=[self.delayed_key],
+                                         args=[int(job.delay) * 1000, pack_fields(fields)])
+                    self._delay_wakeup.set()
+                    self._ensure_mover()
+                else:
+                    await self._xadd(fields)
+                break
+            except NETWORK_ERRORS as e:
+                self._mark_down("push", e)
+                delay = backoff.next_delay()
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise RRError(f"redis pipeline {self.pipeline}: push failed: {e}") from e
+                log.warning("redis pipeline %s: push cannot reach redis (attempt %d): %s",
+                            self.pipeline, backoff.attempt, e)
+                await asyncio.sleep(delay)
+                self._check_open()
+            except RedisError as e:
+                raise RRError(f"redis pipeline {self.pipeline}: push failed: {e}") from e
         self._mark_up()
 
     async def _xadd(self, fields: list[bytes]) -> None:
