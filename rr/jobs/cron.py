@@ -164,7 +164,7 @@ class CronPlugin:
             entry.skipped += 1
             self.log.info("cron: %s skipped, the job it fired last is still pending", name)
             return
-        jobs = self.app.plugins.get("jobs")
+        jobs: Any = self.app.plugins.get("jobs")
         if jobs is None:
             self.log.error("cron: jobs plugin is not running, %s not fired", name)
             return

@@ -31,6 +31,7 @@ server:
   command: "{php_worker(consumer)}"
   env:
     JOBS_LOG: {self.log}
+    JOBS_FIXED: {tmp / "fixed"}
 logs:
   level: debug
 jobs:
@@ -70,7 +71,10 @@ jobs:
     # -- what the consumer saw ---------------------------------------------------------
     def received(self) -> list[dict[str, Any]]:
         lines = self.log.read_text().splitlines()
-        return [json.loads(x) for x in lines if x.strip()]
+        out = [json.loads(x) for x in lines if x.strip()]
+        for r in out:  # PHP encodes an empty header array as []
+            r["headers"] = r["headers"] or {}
+        return out
 
     def counts(self) -> Counter[str]:
         return Counter(r["id"] for r in self.received())

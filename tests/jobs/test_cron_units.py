@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ def nxt(schedule: str, after: datetime) -> datetime:
     return trig.get_next_fire_time(None, after)
 
 
-T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)  # a Monday
 
 
 def test_six_fields_have_seconds() -> None:
