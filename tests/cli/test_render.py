@@ -64,7 +64,8 @@ def test_service_and_jobs_tables() -> None:
 
 @pytest.mark.parametrize("size,text", [(0, "0 B"), (9, "9 B"), (999, "999 B"),
                                        (1000, "1.0 kB"), (1500, "1.5 kB"),
-                                       (31_000_000, "31 MB"), (31_457_280, "32 MB"), (2_000_000_000, "2.0 GB")])
+                                       (31_000_000, "31 MB"), (31_457_280, "32 MB"),
+                                       (2_000_000_000, "2.0 GB")])
 def test_human_bytes(size: int, text: str) -> None:
     assert human_bytes(size) == text
 
