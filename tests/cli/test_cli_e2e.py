@@ -304,3 +304,23 @@ def test_stop_force_sends_second_signal(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_sigterm_with_open_rpc_connections(tmp_path: Path) -> None:
+    import socket
+
+    from rr.goridge.rpc import encode_request
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    rr = RRProcess(http_config(address, free_port(), workers=1), tmp_path)
+    with rr:
+        host, port = address[len("tcp://"):].rsplit(":", 1)
+        idle = socket.create_connection((host, int(port)))
+        half = socket.create_connection((host, int(port)))
+        half.sendall(encode_request(1, "rpc.Version", b"true")[:15])  # a partial frame
+        rr.signal(signal.SIGTERM)
+        assert rr.wait(60) == 0
+        idle.settimeout(10)
+        assert idle.recv(100) == b""
+        idle.close()
+        half.close()

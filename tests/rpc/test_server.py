@@ -352,3 +352,29 @@ def _fuzz_app() -> App:
     assert plugin is not None
     return app
 
+
+
+async def test_stop_closes_idle_and_busy_connections() -> None:
+    port = free_port()
+    app = make_app({"listen": f"tcp://127.0.0.1:{port}"})
+    plugin = rpc_plugin.create(app)
+    assert plugin is not None
+
+    async def forever(_arg: object) -> object:
+        await asyncio.sleep(3600)
+        return None
+
+    app.rpc.json("test.Forever", forever)
+    await plugin.start()
+    idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
+    busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", port)
+    busy_writer.write(encode_request(1, "test.Forever", b"true"))
+    await busy_writer.drain()
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(plugin.stop(), 10)
+    assert await asyncio.wait_for(idle_reader.read(), 10) == b""
+    assert await asyncio.wait_for(busy_reader.read(), 10) == b""
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)
+    idle_writer.close()
+    busy_writer.close()
