@@ -94,6 +94,8 @@ def test_ready_jobs_and_metrics(served: Served) -> None:
     assert gauge(text, "rr_http_total_workers") == {"": 2.0}
     assert gauge(text, "rr_jobs_total_workers") == {"": 1.0}
     assert text.count("# TYPE rr_jobs_total_workers ") == 1  # no duplicate families
+    assert gauge(text, "rr_jobs_pipeline_queue_depth") == \
+        {f'{{pipeline="{served.pipeline}"}}': 0.0}
 
 
 def test_rr_workers_and_metrics_agree(served: Served) -> None:
