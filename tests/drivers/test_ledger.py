@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 import tests.drivers.test_amqp_conformance as amqp_conformance
+import tests.drivers.test_redis_conformance as redis_conformance
 from rr.goridge.rpc import RPCClientError
 from tests.drivers.conformance import DriverConformance, Harness
 from tests.drivers.proxy import TCPProxy
@@ -47,6 +48,8 @@ class LedgerTarget:
 TARGETS = {
     "amqp": LedgerTarget(amqp_conformance.TestAMQPConformance,
                          lambda req: ("127.0.0.1", req.getfixturevalue("rabbitmq_port"))),
+    "redis": LedgerTarget(redis_conformance.TestRedisConformance,
+                          lambda req: ("127.0.0.1", req.getfixturevalue("redis_port"))),
 }
 
 
