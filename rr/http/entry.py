@@ -32,6 +32,10 @@ class Entry:
             except Exception:  # noqa: BLE001 - never let a bug kill the connection silently
                 self.log.exception("http handler failed")
                 resp = web.Response(status=500)
+            if isinstance(resp, web.FileResponse) and not resp.prepared:
+                # FileResponse.prepare is not idempotent: aiohttp sends it after we return
+                finalize(request, resp)
+                return resp
             try:
                 if not resp.prepared:
                     finalize(request, resp)

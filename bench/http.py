@@ -1,0 +1,199 @@
+"""rr vs nginx + php-fpm on the same PHP scripts, side by side in one run.
+
+    python bench/http.py [--workers N] [--duration 10s] [--connections 32] [--only hello,boot]
+
+Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
+req/s, p50 and p99 with the rr/fpm ratio. Absolute numbers drift on a shared machine;
+compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PHP_SRC = Path(__file__).resolve().parent / "php"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not open")
+
+
+def generate(app: Path) -> None:
+    app.mkdir(parents=True, exist_ok=True)
+    for name in ("hello.php", "boot.php"):
+        shutil.copy(PHP_SRC / name, app / name)
+    classes = app / "classes"
+    classes.mkdir(exist_ok=True)
+    for i in range(300):
+        (classes / f"Service{i}.php").write_text(
+            f"<?php\nnamespace Bench;\nfinal class Service{i} {{\n"
+            f"    private array $cfg = ['id' => {i}, 'name' => 'service{i}'];\n"
+            f"    public function value(): int {{ return $this->cfg['id'] % 7; }}\n}}\n")
+
+
+def start_fpm(tmp: Path, app: Path, workers: int) -> tuple[list[subprocess.Popen[bytes]], int]:
+    port = free_port()
+    sock = tmp / "fpm.sock"
+    (tmp / "fpm.conf").write_text(f"""[global]
+error_log = {tmp}/fpm.log
+daemonize = no
+[www]
+user = root
+group = root
+listen = {sock}
+listen.mode = 0666
+pm = static
+pm.max_children = {workers}
+catch_workers_output = yes
+""")
+    (tmp / "nginx.conf").write_text(f"""user root;
+worker_processes 1;
+error_log {tmp}/nginx.err;
+pid {tmp}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    fastcgi_temp_path {tmp}/fcgi;
+    proxy_temp_path {tmp}/proxy;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {app};
+        location ~ ^/(hello|boot)$ {{
+            fastcgi_pass unix:{sock};
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME {app}/$1.php;
+            fastcgi_keep_conn on;
+        }}
+    }}
+}}
+""")
+    fpm_bin = shutil.which("php-fpm8.2") or "/usr/sbin/php-fpm8.2"
+    fpm = subprocess.Popen([fpm_bin, "-R", "-F", "-y", str(tmp / "fpm.conf")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    nginx = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
+                              "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return [nginx, fpm], port
+
+
+def start_rr(tmp: Path, app: Path, script: str, workers: int
+             ) -> tuple[list[subprocess.Popen[bytes]], int]:
+    port = free_port()
+    cfg = tmp / f"rr-{script}.yaml"
+    cfg.write_text(f"""version: "3"
+server:
+  command: "php {app / (script + '.php')}"
+  env:
+    RR_PHP_LIB: {ROOT / 'php'}
+logs:
+  mode: production
+  level: warn
+http:
+  address: 127.0.0.1:{port}
+  pool:
+    num_workers: {workers}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "rr", "serve", "-c", str(cfg)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    time.sleep(1.0)  # let every worker finish booting
+    return [proc], port
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def wrk(url: str, duration: str, connections: int) -> tuple[float, float, float]:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"{url} answered with errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        assert m, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    return rps, pct("50"), pct("99")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--duration", default="10s")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--only", default="hello,boot")
+    args = ap.parse_args()
+    scripts = [s for s in args.only.split(",") if s]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rr-bench-") as d:
+        tmp = Path(d)
+        app = tmp / "app"
+        generate(app)
+        procs, fpm_port = start_fpm(tmp, app, args.workers)
+        try:
+            fpm = {s: wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration, args.connections)
+                   for s in scripts}
+        finally:
+            stop(procs)
+        for s in scripts:
+            procs, port = start_rr(tmp, app, s, args.workers)
+            try:
+                rows.append((s, fpm[s], wrk(f"http://127.0.0.1:{port}/", args.duration,
+                                            args.connections)))
+            finally:
+                stop(procs)
+    print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency, "
+          f"{args.workers} PHP workers each")
+    print(f"{'script':8} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | {'rr req/s':>10} "
+          f"{'p50':>8} {'p99':>8} | {'ratio':>6}")
+    for s, (f_rps, f50, f99), (r_rps, r50, r99) in rows:
+        print(f"{s:8} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} {r50:7.2f}ms "
+              f"{r99:7.2f}ms | {r_rps / f_rps:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
