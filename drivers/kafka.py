@@ -43,9 +43,12 @@ POLL_BATCH = 100
 
 
 def encode_headers(job: Job, pipeline: str, priority: int) -> list[tuple[str, bytes]]:
-    """Record headers for a job: RoadRunner carries only each header's first value."""
-    out = [(k, v[0].encode()) for k, v in job.headers.items()
-           if v and k not in RESERVED_HEADERS]
+    """Record headers for a job. RoadRunner writes only each header's first value, which
+    loses the others; here every value is its own record header under the same key (the
+    first value first), so multi-valued headers survive. A RoadRunner consumer reading
+    such a record keeps one of the values."""
+    out = [(k, value.encode()) for k, values in job.headers.items()
+           if k not in RESERVED_HEADERS for value in values]
     out.append(("rr_job", job.name.encode()))
     out.append(("rr_pipeline", pipeline.encode()))
     out.append(("rr_priority", max(priority, 0).to_bytes(8, "little", signed=False)))
@@ -227,18 +230,33 @@ class KafkaDriver(Driver):
         partition = job.partition if self.config.manual_partitioning else None
         priority = job.priority or self.options.priority
         # delay and auto_ack have no meaning on Kafka and are ignored (as in RoadRunner)
-        await producer.send_and_wait(topic, job.payload, key=job.id.encode(),
-                                     partition=partition,
-                                     headers=encode_headers(job, job.pipeline or self.pipeline,
-                                                            priority))
+        await self._send(producer, topic, job, partition,
+                         encode_headers(job, job.pipeline or self.pipeline, priority))
+
+    async def _send(self, producer: AIOKafkaProducer, topic: str, job: Job,
+                    partition: int | None, headers: list[tuple[str, bytes]]) -> None:
+        """Produce and wait for the acks; while the brokers are unreachable keep trying
+        until jobs.timeout (the client reconnects by itself), then fail."""
+        deadline = asyncio.get_running_loop().time() + self.options.timeout
+        while True:
+            try:
+                await producer.send_and_wait(topic, job.payload, key=job.id.encode(),
+                                             partition=partition, headers=headers)
+                return
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or \
+                        asyncio.get_running_loop().time() + 0.5 >= deadline:
+                    raise RRError(f"kafka: producing to {topic} failed: {exc!r}") from exc
+                log.warning("kafka pipeline %s: producing to %s failed (%r), retrying",
+                            self.pipeline, topic, exc)
+                await asyncio.sleep(0.5)
 
     async def reproduce(self, job: Job, record: ConsumerRecord[Any, Any]) -> None:
         """A copy of a consumed record (same key, topic and partition) with the job's
         current headers, so the job is redelivered after the ones already queued."""
         producer = await self._ensure_producer()
-        await producer.send_and_wait(record.topic, job.payload, key=job.id.encode(),
-                                     partition=record.partition,
-                                     headers=encode_headers(job, job.pipeline, job.priority))
+        await self._send(producer, record.topic, job, record.partition,
+                         encode_headers(job, job.pipeline, job.priority))
 
     # consuming ---------------------------------------------------------------------
     async def _ensure_consumer(self) -> AIOKafkaConsumer:

@@ -143,7 +143,9 @@ def parse_pipeline(opts: PipelineOptions) -> KafkaPipelineConfig:
             raise ConfigError(f"{where}.consumer_options: topics and consume partitions "
                               f"should not be empty for the consumer")
         if consumer.get("max_fetch_message_size") not in (None, ""):
-            cfg.consumer["fetch_max_bytes"] = int(consumer["max_fetch_message_size"])
+            size = int(consumer["max_fetch_message_size"])
+            cfg.consumer["fetch_max_bytes"] = size
+            cfg.consumer["max_partition_fetch_bytes"] = size
         if consumer.get("min_fetch_message_size") not in (None, ""):
             cfg.consumer["fetch_min_bytes"] = int(consumer["min_fetch_message_size"])
 

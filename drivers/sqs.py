@@ -166,6 +166,15 @@ class SQSDelivery(Delivery):
                 await self._driver.delete(self.receipt)  # discarded on purpose
         self._done()
 
+    async def release(self) -> None:
+        """Never started (shutdown): visible again at once, not after the timeout."""
+        if self._settled or self._driver.stopped:
+            return
+        self._settled = True
+        if not self.job.auto_ack:
+            await self._driver.return_messages([self.receipt])
+        self._driver.settled(self)
+
     async def requeue(self, headers: Headers | None, delay: int) -> None:
         self._begin()
         self.job.headers = self.job.merged_headers(headers)
@@ -281,12 +290,25 @@ class SQSDriver(Driver):
             kwargs["DelaySeconds"] = max(0, min(delay, MAX_DELAY))
             if self.config.message_group_id:
                 kwargs["MessageGroupId"] = self.config.message_group_id
-        try:
-            await client.send_message(**kwargs)
-        except (ClientError, BotoCoreError, OSError) as exc:
-            self._mark(False, "SendMessage", exc)
-            raise RRError(f"sqs: push to {self.config.queue} failed: {exc}") from exc
-        self._mark(True)
+        # The endpoint may be unreachable for a while: keep trying (backoff capped at 2 s,
+        # as RoadRunner's SDK retries) until jobs.timeout, then fail the push.
+        deadline = time.monotonic() + self.options.timeout
+        backoff = 0.1
+        while True:
+            try:
+                await client.send_message(**kwargs)
+            except BotoCoreError as exc:
+                self._mark(False, "SendMessage", exc)
+                if time.monotonic() + backoff >= deadline:
+                    raise RRError(f"sqs: push to {self.config.queue} failed: {exc}") from exc
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            except (ClientError, OSError) as exc:
+                self._mark(False, "SendMessage", exc)
+                raise RRError(f"sqs: push to {self.config.queue} failed: {exc}") from exc
+            self._mark(True)
+            return
 
     async def delete(self, receipt: str) -> None:
         client = await self._ensure()
@@ -341,7 +363,7 @@ class SQSDriver(Driver):
             self._mark(True)
             for message in reply.get("Messages") or []:
                 if self._stopping.is_set():
-                    await self._return([str(message.get("ReceiptHandle", ""))])
+                    await self.return_messages([str(message.get("ReceiptHandle", ""))])
                     continue
                 await self._handle(message)
 
@@ -370,7 +392,7 @@ class SQSDriver(Driver):
         self._unsettled.add(delivery)
         await self.sink(delivery)
 
-    async def _return(self, receipts: list[str]) -> None:
+    async def return_messages(self, receipts: list[str]) -> None:
         """Make received-but-unstarted messages visible again right away."""
         if not receipts or self._client is None:
             return
@@ -421,7 +443,7 @@ class SQSDriver(Driver):
         if self.stopped:
             return
         await self._stop_loop()
-        await self._return([d.receipt for d in self._unsettled if not d.job.auto_ack])
+        await self.return_messages([d.receipt for d in self._unsettled if not d.job.auto_ack])
         self._unsettled.clear()
         self.stopped = True
         await self._stack.aclose()

@@ -250,7 +250,7 @@ async def test_interop_with_roadrunner_encoding(make_driver: DriverFactory,
         await raw.stop()
     record = records[2]
     assert record.key == sent.id.encode() and record.value == sent.payload
-    assert list(record.headers) == [("k", b"first"), ("rr_job", b"App\\Job"),
+    assert list(record.headers) == [("k", b"first"), ("k", b"second"), ("rr_job", b"App\\Job"),
                                     ("rr_pipeline", driver.pipeline.encode()),
                                     ("rr_priority", b"\x02" + b"\x00" * 7)]
 
