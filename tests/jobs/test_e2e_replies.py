@@ -124,6 +124,10 @@ def test_rpc_errors_and_malformed_proto(tmp_path: Path) -> None:
             c.call_proto("jobs.PushBatch", batch)
         # the connection and the server survive all of it
         assert list(c.call_proto("jobs.List", pb.Empty(), pb.Pipelines).pipelines) == ["p"]
+        s.wait_idle("p")
+        assert c.call("informer.Jobs", "jobs") == [
+            {"Pipeline": "p", "Driver": "memory", "Queue": "p", "Active": 0, "Delayed": 0,
+             "Reserved": 0, "Ready": True, "Priority": 10, "ErrorMessage": ""}]
     got = s.received()
     assert [r["id"] for r in got] == ["b1"]
 
