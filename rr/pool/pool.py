@@ -223,10 +223,20 @@ class Pool:
         if ttl > 0:
             handle = asyncio.get_running_loop().call_later(ttl, _expire, w, fut)
         try:
-            f = await asyncio.shield(fut)
+            f = await fut
         except asyncio.CancelledError:
-            # the caller went away: settle the worker once its reply (or the ttl) arrives
-            fut.add_done_callback(lambda f: self._settle_abandoned(w, f))
+            # The caller went away mid-request (no shield on the hot path: awaiting the
+            # future directly saves a loop iteration). Settle the worker once its reply,
+            # an error or the exec_ttl arrives.
+            if not fut.cancelled():
+                raise
+            if handle is not None:
+                handle.cancel()
+            late = w.recv()
+            if ttl > 0:
+                handle = asyncio.get_running_loop().call_later(ttl, _expire, w, late)
+            late.add_done_callback(lambda f: self._settle_abandoned(w, f))
+            handle = None
             raise
         except ExecTTLError:
             self.log.warning("worker stopped, and will be restarted",
@@ -281,9 +291,13 @@ class Pool:
             if w.state == WorkerState.WORKING:
                 self._retire(w, WorkerState.ERRORED, kill=True)
             return
-        if f.result().byte10 & fr.STREAM:
+        try:
+            reply = self._classify(w, f.result())
+        except (_StopRequested, PoolError):
+            return  # _classify already released or retired the worker
+        if reply.stream:
             # the abandoned request streams: stop it and drain in the background
-            self._bg(_Frames(self, w, Payload(stream=True)).finish(stop=True))
+            self._bg(_Frames(self, w, reply).finish(stop=True))
             return
         self._done(w)
 

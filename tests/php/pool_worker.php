@@ -29,6 +29,7 @@ $hog = [];
 while (true) {
     $f = readFrame();
     if ($f === null) { exit(0); }
+    if ($f['b10'] & 0x0A) { continue; } // STOP / PONG outside a stream: nothing to do
     if ($f['flags'] & 0x01) {
         $cmd = json_decode($f['payload'], true);
         if (!empty($cmd['stop'])) { exit(0); }
