@@ -25,7 +25,8 @@ def load_config(args: argparse.Namespace) -> Config:
     path = path.absolute()
     if not args.workdir:
         os.chdir(path.parent)
-    return _load(str(path), list(args.override or []), dotenv=args.dotenv)
+    return _load(str(path), list(args.override or []), dotenv=args.dotenv,
+                 experimental=bool(args.experimental))
 
 
 def rpc_address(args: argparse.Namespace) -> str:

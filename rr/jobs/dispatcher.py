@@ -15,11 +15,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from rr.goridge.frame import CODEC_RAW
 from rr.jobs.reply import Action, Outcome, Reply, parse_reply
-from rr.jobs.retry import ATTEMPT_HEADER, DEAD_LETTER_FROM, DEAD_LETTER_REASON, attempt_of
+from rr.jobs.retry import (
+    ATTEMPT_HEADER,
+    DEAD_LETTER_FROM,
+    DEAD_LETTER_REASON,
+    RetryPolicy,
+    attempt_of,
+)
 from rr.pipeline.driver import Delivery
 from rr.pipeline.job import Job
 from rr.pipeline.queue import PriorityQueue, QueueClosed
 from rr.pool.payload import Payload
+
+#: redelivery of jobs that got no reply when the pipeline has no retry policy
+REDELIVERY = RetryPolicy(max_attempts=0, delay=1.0, multiplier=2.0, max_delay=60.0)
 
 if TYPE_CHECKING:
     from rr.jobs.pipelines import Pipeline
@@ -93,8 +102,10 @@ class Dispatcher:
                 log.exception("jobs: unexpected error while handling job %s", d.job.id)
 
     async def _release(self, d: Delivery) -> None:
+        # never started: hand it back untouched (a plain nack would drop it on drivers
+        # whose default failure handling discards, e.g. amqp with requeue_on_fail=false)
         try:
-            await d.nack()
+            await d.release()
         except Exception as e:  # noqa: BLE001
             log.error("jobs: could not return job %s: %s", d.job.id, e)
 
@@ -124,14 +135,15 @@ class Dispatcher:
         pipe = self._pipeline(d)
         if pipe is not None and pipe.retry.enabled:
             return await self._retry(d, pipe, None, None, error)
-        try:
-            await d.nack()
-        except Exception as e:  # noqa: BLE001
-            log.error("jobs: nack failed: pipeline=%s id=%s error=%s", d.job.pipeline,
-                      d.job.id, e)
-        if pipe is None or pipe.driver_name != "memory":
-            self.on_final(d.job.id)
-        return "error"
+        # RoadRunner nacks here with the driver's default, which drops memory jobs and
+        # amqp jobs without requeue_on_fail. rr never loses a job a worker failed to
+        # answer: it is redelivered with the attempt counted and a growing delay (1s,
+        # 2s, 4s ... 60s), so a poison job cannot spin; configure retry/dead_letter to
+        # bound it.
+        attempt = attempt_of(d.job.headers)
+        changes = {ATTEMPT_HEADER: [str(attempt + 1)]}
+        await self._settle(d, d.requeue(changes, REDELIVERY.backoff(attempt)), final=False)
+        return "requeued"
 
     async def _retry(self, d: Delivery, pipe: Pipeline, headers: dict[str, list[str]] | None,
                      delay: int | None, reason: str) -> MetricOutcome:

@@ -73,7 +73,7 @@ class Registry:
 
         async def handler(arg: bytes, codec: int) -> bytes:
             msg = request()
-            if codec == CODEC_PROTO or (codec == CODEC_RAW):
+            if codec in (CODEC_PROTO, CODEC_RAW):
                 try:
                     msg.ParseFromString(arg)
                 except DecodeError as e:
