@@ -103,6 +103,9 @@ def _lower_keys(value: Any) -> Any:
 def read_file(path: Path) -> dict[str, Any]:
     """Parse one config file by extension; messages follow viper's."""
     ext = path.suffix.lower().lstrip(".")
+    if ext in ("example", "dist", "sample") and len(path.suffixes) > 1:
+        # `.rr.yaml.example` / `.rr.yaml.dist`: a template is read by its inner extension
+        ext = path.suffixes[-2].lower().lstrip(".")
     if ext not in ("yaml", "yml", "json"):
         raise ConfigError(f'Unsupported Config Type "{ext}" (config file {path}: '
                           "expected a .yaml, .yml or .json file)")

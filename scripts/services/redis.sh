@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Start Redis on 127.0.0.1:${REDIS_PORT:-6379} (no persistence), unless something already
+# answers there. Idempotent; log in /tmp/rr-services/.
+set -euo pipefail
+PORT="${REDIS_PORT:-6379}"
+DIR=/tmp/rr-services
+mkdir -p "$DIR"
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+if answers; then echo "redis: 127.0.0.1:$PORT already answers"; exit 0; fi
+if ! command -v redis-server >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+redis-server --daemonize yes --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no \
+  --dir "$DIR" --logfile "$DIR/redis-$PORT.log"
+for _ in $(seq 1 100); do
+  if answers; then echo "redis: started on 127.0.0.1:$PORT"; exit 0; fi
+  sleep 0.1
+done
+echo "redis: did not start, see $DIR/redis-$PORT.log" >&2
+exit 1
