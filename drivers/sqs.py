@@ -210,6 +210,7 @@ class SQSDriver(Driver):
         self._start_lock = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._heartbeat: asyncio.Task[None] | None = None
         self._unsettled: set[SQSDelivery] = set()
         self._room = asyncio.Condition()
         self._connected = True
@@ -407,10 +408,32 @@ class SQSDriver(Driver):
                             "after the visibility timeout): %s", self.pipeline,
                             len(entries), exc)
 
+    async def _keep_invisible(self) -> None:
+        """While rr holds a message (queued or in a worker) its visibility is extended every
+        third of ``visibility_timeout``, so a job that runs longer than the timeout is not
+        handed to a second consumer meanwhile (RoadRunner lets it expire). If rr dies the
+        extensions stop and the message reappears one timeout later."""
+        timeout = self.config.visibility_timeout
+        while True:
+            await asyncio.sleep(max(timeout / 3, 1))
+            receipts = [d.receipt for d in list(self._unsettled) if not d.job.auto_ack]
+            for start in range(0, len(receipts), 10):
+                entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": timeout}
+                           for i, r in enumerate(receipts[start:start + 10])]
+                try:
+                    await self._client.change_message_visibility_batch(QueueUrl=self.url,
+                                                                       Entries=entries)
+                except (ClientError, BotoCoreError, OSError) as exc:
+                    log.warning("sqs pipeline %s: extending visibility failed: %s",
+                                self.pipeline, exc)
+
     async def run(self) -> None:
         if self._loop_task is not None:
             raise RRError("sqs listener is already in the active state")
         await self._ensure()
+        if self._heartbeat is None and self.config.visibility_timeout > 0:
+            self._heartbeat = asyncio.create_task(self._keep_invisible(),
+                                                  name=f"sqs-visibility-{self.pipeline}")
         self._stopping.clear()
         self._loop_task = asyncio.create_task(self._receive_loop(),
                                               name=f"sqs-receive-{self.pipeline}")
@@ -443,6 +466,10 @@ class SQSDriver(Driver):
         if self.stopped:
             return
         await self._stop_loop()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
         await self.return_messages([d.receipt for d in self._unsettled if not d.job.auto_ack])
         self._unsettled.clear()
         self.stopped = True

@@ -312,3 +312,16 @@ def test_config(sqs_endpoint: str) -> None:  # noqa: F811
         build({"visibility_timeout": 50000})
     with pytest.raises(ConfigError, match="attributes"):
         build({"attributes": '{"DelaySeconds": 5}'}, declared=True)
+
+
+async def test_held_message_stays_invisible_past_its_timeout(
+        make_driver: DriverFactory, sqs_endpoint: str) -> None:  # noqa: F811
+    inbox = Inbox()
+    driver = make_driver({"visibility_timeout": 2}, inbox)
+    await driver.push(job(1))
+    await driver.run()
+    d = await inbox.next()
+    await asyncio.sleep(5)        # a worker busy for 2.5 visibility timeouts
+    assert await counts(sqs_endpoint, driver.url) == (0, 0, 1)
+    assert await inbox.nothing_for(0.5)
+    await d.ack()
