@@ -73,3 +73,22 @@ class TestKafkaConformance(DriverConformance):
             super().test_connection_cut_and_restore(("127.0.0.1", broker_port), make_harness)
         finally:
             conformance.TCPProxy = original  # type: ignore[misc]
+
+
+def ledger_broker(request: pytest.FixtureRequest) -> tuple[str, int]:
+    """For tests/drivers/test_ledger.py: a Tansu of the test's own, advertising the port
+    that the ledger's TCPProxy will get, so cutting the proxy really cuts every
+    connection (see test_connection_cut_and_restore above)."""
+    import functools
+
+    from tests.drivers import test_ledger
+
+    proxy_port, broker_port = free_port(), free_port()
+    logdir = Path("/tmp/rr-services")
+    logdir.mkdir(exist_ok=True)
+    private = PrivateTansu(broker_port, proxy_port, logdir).start()
+    request.addfinalizer(private.stop)
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(test_ledger, "TCPProxy",
+                        functools.partial(TCPProxy, port=proxy_port))
+    return ("127.0.0.1", broker_port)

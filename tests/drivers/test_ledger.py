@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 
 import tests.drivers.test_amqp_conformance as amqp_conformance
+import tests.drivers.test_kafka_conformance as kafka_conformance
 import tests.drivers.test_redis_conformance as redis_conformance
+import tests.drivers.test_sqs_conformance as sqs_conformance
 from rr.goridge.rpc import RPCClientError
 from tests.drivers.conformance import DriverConformance, Harness
 from tests.drivers.proxy import TCPProxy
@@ -50,6 +52,9 @@ TARGETS = {
                          lambda req: ("127.0.0.1", req.getfixturevalue("rabbitmq_port"))),
     "redis": LedgerTarget(redis_conformance.TestRedisConformance,
                           lambda req: ("127.0.0.1", req.getfixturevalue("redis_port"))),
+    "kafka": LedgerTarget(kafka_conformance.TestKafkaConformance,
+                          kafka_conformance.ledger_broker),
+    "sqs": LedgerTarget(sqs_conformance.TestSQSConformance, sqs_conformance.ledger_broker),
 }
 
 

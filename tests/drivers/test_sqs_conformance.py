@@ -62,3 +62,9 @@ class TestSQSConformance(DriverConformance):
         rr.wait_records(rr.push({"reply": "ack"}))
 
 
+
+
+def ledger_broker(request: pytest.FixtureRequest) -> tuple[str, int]:
+    """For tests/drivers/test_ledger.py: moto_server, started if needed."""
+    ensure_service("moto.sh", MOTO_PORT, "MOTO_PORT")
+    return ("127.0.0.1", MOTO_PORT)
