@@ -287,3 +287,32 @@ def test_config_errors(kafka_brokers: str) -> None:  # noqa: F811
     build({"producer_options": '{"request_timeout":"10s","required_acks":"LeaderAck"}',
            "group_options": '{"group_id":"g"}', "consumer_options": '{"topics":["t"]}'})
     build({"producer_options": '{"request_timeout":10000000000}'})
+
+
+async def test_connected_state_follows_the_broker(tmp_path: Any) -> None:
+    from tests.drivers.services import PrivateTansu
+    from tests.helpers import free_port
+
+    port = free_port()
+    tansu = PrivateTansu(port, port, tmp_path).start()
+    opts = PipelineOptions("p-conn", "kafka", {}, global_section=Section(
+        {"brokers": [f"127.0.0.1:{port}"]}, "kafka"))
+    driver = KafkaDriver(opts, Inbox())
+    try:
+        await driver.push(Job(id="1", name="n", topic=await make_topic(f"127.0.0.1:{port}")))
+        assert (await driver.state()).connected
+        tansu.stop()
+        for _ in range(200):
+            if not (await driver.state()).connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not (await driver.state()).connected
+        tansu = PrivateTansu(port, port, tmp_path).start()
+        for _ in range(300):
+            if (await driver.state()).connected:
+                break
+            await asyncio.sleep(0.1)
+        assert (await driver.state()).connected
+    finally:
+        await driver.stop()
+        tansu.stop()
