@@ -343,6 +343,8 @@ class RedisDriver(Driver):
         self._requeue = self._client.register_script(REQUEUE)
         self._schedule = self._client.register_script(SCHEDULE)
         self._inflight: dict[str, RedisDelivery] = {}
+        self._ack_waiting: list[tuple[str, asyncio.Future[None]]] = []
+        self._ack_flusher: asyncio.Task[None] | None = None
         self._slots = asyncio.Condition()
         self._consuming = False
         self._stopped = False
@@ -435,7 +437,7 @@ class RedisDriver(Driver):
         try:
             if copy is None:
                 if not delivery.auto_acked:
-                    await self._ack_ids([delivery.entry_id])
+                    await self._ack_coalesced(delivery.entry_id)
             else:
                 headers, delay = copy
                 job = delivery.job
@@ -459,6 +461,29 @@ class RedisDriver(Driver):
             raise RRError(f"redis pipeline {self.pipeline}: {e}") from e
         await self._release(delivery)
         self._mark_up()
+
+    async def _ack_coalesced(self, entry_id: str) -> None:
+        """Acks that arrive while one XACK is on the wire share the next one: under load
+        that is one round trip per batch instead of one per job, and idle it adds none."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ack_waiting.append((entry_id, done))
+        if self._ack_flusher is None or self._ack_flusher.done():
+            self._ack_flusher = asyncio.create_task(self._flush_acks())
+        await done
+
+    async def _flush_acks(self) -> None:
+        while self._ack_waiting:
+            batch, self._ack_waiting = self._ack_waiting, []
+            try:
+                await self._ack_ids([entry_id for entry_id, _ in batch])
+            except Exception as e:  # noqa: BLE001 - handed to every waiter
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(e)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
     async def _ack_ids(self, ids: list[str]) -> None:
         pipe = self._client.pipeline(transaction=True)
@@ -522,9 +547,13 @@ class RedisDriver(Driver):
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _free_slots(self) -> int:
+        """Wait until at least half the prefetch window is free: reading one entry per
+        XREADGROUP each time one job finishes would cost a round trip per job."""
+        low_water = max(1, self.prefetch // 2)
         async with self._slots:
             await self._slots.wait_for(
-                lambda: not self._consuming or len(self._inflight) < self.prefetch)
+                lambda: not self._consuming
+                or self.prefetch - len(self._inflight) >= low_water)
             return self.prefetch - len(self._inflight)
 
     async def _consume_loop(self) -> None:

@@ -1,0 +1,205 @@
+"""Jobs throughput per driver, end to end, beside the raw broker client in the same run.
+
+For each driver: start `rr serve` with one paused pipeline and 2 PHP workers that ack
+every job (tests/php/jobs_echo.php), push N jobs with jobs.PushBatch over RPC (timed:
+the push rate), then jobs.Resume and wait until the jobs core counted N acked jobs
+(``rr_jobs_jobs_ok`` on the metrics endpoint; timed: the consume rate). Then the
+broker's own client consumes + acks N messages without rr (bench/raw_clients.py;
+kafka/sqs from bench/raw_clients_kafka_sqs.py when present). The ratio is what rr costs
+on top of the client library.
+
+    python bench/drivers.py [N] [driver ...]      # default N=5000, all drivers
+
+Absolute numbers drift a lot on a shared machine; compare the columns of one run.
+SQS (moto_server) is slow by itself (~70 msgs/s): it runs with N/20 jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# bench/ holds sibling scripts (http.py, ...) that would shadow stdlib modules
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from rr.goridge.rpc import RPCClient  # noqa: E402
+from rr.jobs.proto import jobs_pb2 as pb  # noqa: E402
+from tests.helpers import RRProcess, free_port  # noqa: E402
+
+ACKER = f"php {ROOT / 'tests' / 'php' / 'jobs_echo.php'}"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+REDIS = ("127.0.0.1", 6379)
+
+
+@dataclass
+class Target:
+    name: str
+    #: (pipeline config, top-level connection sections) for a unique pipeline name
+    config: Callable[[str], tuple[dict[str, Any], dict[str, Any]]]
+    #: raw client consume+ack rate for n messages, or None when not available
+    raw: Callable[[int], Any] | None
+    #: fraction of N used (slow brokers)
+    scale: float = 1.0
+
+
+def kafka_address() -> str:
+    from tests.drivers.services import KAFKA_PORT, ensure_service
+
+    ensure_service("tansu.sh", KAFKA_PORT, "TANSU_PORT")
+    return f"127.0.0.1:{KAFKA_PORT}"
+
+
+def sqs_address() -> str:
+    from tests.drivers.services import MOTO_PORT, ensure_service
+
+    ensure_service("moto.sh", MOTO_PORT, "MOTO_PORT")
+    return f"http://127.0.0.1:{MOTO_PORT}"
+
+
+def other_raw(driver: str, address: Callable[[], str]) -> Callable[[int], Any] | None:
+    """The kafka/sqs raw-rate function of bench/raw_clients_kafka_sqs.py: the first
+    callable named like ``<driver>...rate`` there, called as fn(n, address)."""
+    try:
+        mod = importlib.import_module("bench.raw_clients_kafka_sqs")
+    except ImportError:
+        return None
+    for attr, fn in vars(mod).items():
+        if attr.startswith(driver) and "rate" in attr and callable(fn):
+            return lambda n, fn=fn: fn(n, address())
+    return None
+
+
+def targets() -> list[Target]:
+    from bench import raw_clients
+
+    return [
+        Target("memory", lambda name: ({"priority": 10, "prefetch": 100_000}, {}), None),
+        Target("amqp",
+               lambda name: ({"queue": name, "routing_key": name, "exchange": f"x-{name}",
+                              "prefetch": 100, "delete_queue_on_stop": True},
+                             {"amqp": {"addr": RABBITMQ_URL}}),
+               lambda n: raw_clients.amqp_consume_ack_rate(n, RABBITMQ_URL)),
+        Target("redis",
+               lambda name: ({"stream": name, "prefetch": 100, "delete_stream_on_stop": True},
+                             {"redis": {"addrs": [f"{REDIS[0]}:{REDIS[1]}"]}}),
+               lambda n: raw_clients.redis_consume_ack_rate(n, *REDIS)),
+        Target("kafka",
+               lambda name: ({"auto_create_topics_enable": True,
+                              "consumer_options": {"topics": [name]},
+                              "group_options": {"group_id": name}},
+                             {"kafka": {"brokers": [kafka_address()]}}),
+               other_raw("kafka", kafka_address)),
+        Target("sqs",
+               lambda name: ({"queue": name, "prefetch": 10, "wait_time_seconds": 1},
+                             {"sqs": {"endpoint": sqs_address(), "region": "us-east-1",
+                                      "key": "test", "secret": "test"}}),
+               other_raw("sqs", sqs_address), scale=0.05),
+    ]
+
+
+def jobs_ok(metrics_url: str) -> float:
+    import urllib.request  # after the sys.path fix: it imports http.client
+
+    with urllib.request.urlopen(metrics_url, timeout=10) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith("rr_jobs_jobs_ok "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
+    """(push jobs/s, consume jobs/s) through rr with 2 PHP workers: N jobs are pushed
+    into the paused pipeline, then jobs.Resume starts the clock for consuming them all."""
+    name = f"bench-{target.name}-{uuid.uuid4().hex[:8]}"
+    pipeline, sections = target.config(name)
+    rpc_address = f"tcp://127.0.0.1:{free_port()}"
+    metrics_port = free_port()
+    config = {
+        "version": "3",
+        "rpc": {"listen": rpc_address},
+        "server": {"command": ACKER},
+        "logs": {"level": "error"},
+        "metrics": {"address": f"127.0.0.1:{metrics_port}"},
+        "jobs": {"pool": {"num_workers": 2}, "consume": [],
+                 "pipelines": {name: {"driver": target.name, "config": pipeline}}},
+        **sections,
+    }
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with tempfile.TemporaryDirectory() as tmp:
+        rr = RRProcess(yaml.safe_dump(config), Path(tmp))
+        with rr, RPCClient(rpc_address, timeout=300) as client:
+            batches = []
+            for start in range(0, n, batch):
+                req = pb.PushBatchRequest()
+                for i in range(start, min(n, start + batch)):
+                    req.jobs.add(job="App\\Jobs\\Bench", id=str(uuid.uuid4()),
+                                 payload=b'{"n":%d}' % i, options=pb.Options(pipeline=name))
+                batches.append(req)
+            started = time.perf_counter()
+            for req in batches:
+                client.call_proto("jobs.PushBatch", req)
+            pushed = time.perf_counter() - started
+            started = time.perf_counter()
+            client.call_proto("jobs.Resume", pb.Pipelines(pipelines=[name]))
+            deadline = started + 600
+            while jobs_ok(metrics_url) < n:
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{target.name}: only {jobs_ok(metrics_url)} of {n} "
+                                       f"jobs acked\n{rr.output[-3000:]}")
+                time.sleep(0.01)
+            consumed = time.perf_counter() - started
+    return n / pushed, n / consumed
+
+
+def raw_rate(target: Target, n: int) -> float | None:
+    if target.raw is None:
+        return None
+    result = target.raw(n)
+    if inspect.isawaitable(result):
+        result = asyncio.run(result)  # type: ignore[arg-type]
+    return float(result)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    n = int(args.pop(0)) if args and args[0].isdigit() else 5000
+    wanted = set(args)
+    rows = []
+    for target in targets():
+        if wanted and target.name not in wanted:
+            continue
+        count = max(50, int(n * target.scale))
+        try:
+            push, e2e = e2e_rate(target, count)
+            raw = raw_rate(target, count)
+        except Exception as exc:  # noqa: BLE001 - one broker down must not hide the rest
+            print(f"{target.name}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
+        rows.append((target.name, count, push, e2e, raw))
+        print(f"{target.name}: done", file=sys.stderr)
+    print("\njobs per driver (N), 2 PHP workers; push = jobs.PushBatch (500/batch) into the "
+          "paused pipeline; consume = jobs.Resume until N acked\n")
+    print("| driver | N | rr push jobs/s | rr consume+ack jobs/s | raw client consume+ack "
+          "msg/s | rr / raw |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, count, push, e2e, raw in rows:
+        raw_text = f"{raw:,.0f}" if raw else "n/a"
+        ratio = f"{e2e / raw:.0%}" if raw else "n/a"
+        print(f"| {name} | {count} | {push:,.0f} | {e2e:,.0f} | {raw_text} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
