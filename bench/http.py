@@ -161,7 +161,10 @@ def wrk(url: str, duration: str, connections: int) -> tuple[float, float, float]
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                    help="PHP workers for `hello` (rr pool size = php-fpm pm.max_children)")
+    ap.add_argument("--boot-workers", type=int, default=8,
+                    help="PHP workers for `boot`, whose handler mostly waits (same for both)")
     ap.add_argument("--duration", default="10s")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--only", default="hello,boot")
@@ -172,26 +175,26 @@ def main() -> int:
         tmp = Path(d)
         app = tmp / "app"
         generate(app)
-        procs, fpm_port = start_fpm(tmp, app, args.workers)
-        try:
-            fpm = {s: wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration, args.connections)
-                   for s in scripts}
-        finally:
-            stop(procs)
         for s in scripts:
-            procs, port = start_rr(tmp, app, s, args.workers)
+            workers = args.boot_workers if s == "boot" else args.workers
+            procs, fpm_port = start_fpm(tmp, app, workers)
             try:
-                rows.append((s, fpm[s], wrk(f"http://127.0.0.1:{port}/", args.duration,
-                                            args.connections)))
+                fpm = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration, args.connections)
             finally:
                 stop(procs)
-    print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency, "
-          f"{args.workers} PHP workers each")
-    print(f"{'script':8} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | {'rr req/s':>10} "
-          f"{'p50':>8} {'p99':>8} | {'ratio':>6}")
-    for s, (f_rps, f50, f99), (r_rps, r50, r99) in rows:
-        print(f"{s:8} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} {r50:7.2f}ms "
-              f"{r99:7.2f}ms | {r_rps / f_rps:5.2f}x")
+            procs, port = start_rr(tmp, app, s, workers)
+            try:
+                rr = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections)
+            finally:
+                stop(procs)
+            rows.append((s, workers, fpm, rr))
+    print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
+          f"workers for rr and php-fpm (pm=static) per script; {os.cpu_count()} cores")
+    print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
+          f"{'rr req/s':>10} {'p50':>8} {'p99':>8} | {'ratio':>6}")
+    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99) in rows:
+        print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
+              f"{r50:7.2f}ms {r99:7.2f}ms | {r_rps / f_rps:5.2f}x")
     return 0
 
 

@@ -15,7 +15,6 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 from rr.goridge import frame as fr
@@ -167,14 +166,18 @@ class Pool:
         finally:
             self._queued -= 1
 
-    @contextlib.asynccontextmanager
-    async def stream(self, payload: Payload) -> AsyncIterator[AsyncIterator[Payload]]:
-        """A possibly streamed reply: yields an iterator over the reply frames.
+    def stream(self, payload: Payload) -> _StreamCall:
+        """A possibly streamed reply: ``async with pool.stream(p) as frames`` yields an
+        iterator over the reply frames.
 
         Leaving the block before the last frame sends STOP and drains the worker
-        (bounded by stream_timeout) before it is reused."""
+        (bounded by stream_timeout) before it is reused. A plain class rather than an
+        async-generator context manager: this is the HTTP hot path."""
         if not payload.context and not payload.body:
             raise PoolError("payload can not be empty")
+        return _StreamCall(self, payload)
+
+    async def _start_stream(self, payload: Payload) -> _Frames:
         self._enter()
         try:
             for _ in range(MAX_STOP_RETRIES):
@@ -183,17 +186,12 @@ class Pool:
                     first = await self._exchange(w, payload)
                 except _StopRequested:
                     continue
-                break
-            else:
-                raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
-                                  "instead of answering this request")
-            it = _Frames(self, w, first)
-            try:
-                yield it
-            finally:
-                await it.finish()
-        finally:
+                return _Frames(self, w, first)
+            raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
+                              "instead of answering this request")
+        except BaseException:
             self._queued -= 1
+            raise
 
     def _enter(self) -> None:
         if self._stopped:
@@ -323,16 +321,22 @@ class Pool:
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._release(fut.result())
+            self._forget(fut)
             raise
         except NoFreeWorkersError:
+            self._forget(fut)
             self.log.error("no free workers in the pool, wait timeout exceed",
                            extra={"fields": {"pool": self.name}})
             raise
         finally:
             handle.cancel()
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(fut)
+        # on success _release already popped the future from the waiters
         return w
+
+    def _forget(self, fut: asyncio.Future[Worker]) -> None:
+        # membership test first: a failed deque.remove formats the future's repr
+        if fut in self._waiters:
+            self._waiters.remove(fut)
 
     def _release(self, w: Worker) -> None:
         """Hand a ready worker to the oldest waiter, or park it."""
@@ -559,6 +563,28 @@ def _expire(w: Worker, fut: asyncio.Future[Frame]) -> None:
 def _no_workers(fut: asyncio.Future[Worker]) -> None:
     if not fut.done():
         fut.set_exception(NoFreeWorkersError())
+
+
+class _StreamCall:
+    """``async with pool.stream(payload) as frames``."""
+
+    __slots__ = ("pool", "payload", "frames")
+
+    def __init__(self, pool: Pool, payload: Payload) -> None:
+        self.pool = pool
+        self.payload = payload
+        self.frames: _Frames | None = None
+
+    async def __aenter__(self) -> _Frames:
+        self.frames = await self.pool._start_stream(self.payload)
+        return self.frames
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.frames is not None
+        try:
+            await self.frames.finish()
+        finally:
+            self.pool._queued -= 1
 
 
 class _Frames:

@@ -116,8 +116,9 @@ def test_stream_chunks_pings_and_final_frame() -> None:
             assert json.loads(split_payload(f)[0]) == {
                 "status": 200, "headers": {"Content-Type": ["text/plain"]}}
         pings = [i for i, f in enumerate(frames) if f.byte10 & fr.PING]
-        # PING when the frames already sent are a non-zero multiple of 5
-        assert pings == [5, 10]
+        # PING when the frames already sent are a non-zero multiple of 5 and no PONG is
+        # outstanding; whether the PONG for frame 5 was read before frame 10 is timing
+        assert pings[0] == 5 and set(pings) <= {5, 10}, pings
         # the worker is free again
         assert json.loads(split_payload(w.request(_ctx(), b""))[0])["status"] == 200
 
