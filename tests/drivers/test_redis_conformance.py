@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 
-from tests.drivers.conformance import DriverConformance
+from tests.drivers.conformance import DriverConformance, Harness
+from tests.helpers import wait_for
+
+pytestmark = [pytest.mark.php]
 
 
 class TestRedisConformance(DriverConformance):
@@ -29,3 +35,39 @@ class TestRedisConformance(DriverConformance):
 
     def declare_options(self, name: str) -> dict[str, str]:
         return {"stream": f"rr-conf-{name}", "block": "200ms", "visibility_timeout": "2s"}
+
+    # -- interop: the broker side seen with a plain redis client ---------------------
+    def test_pushed_jobs_are_plain_stream_entries(
+            self, make_harness: Callable[..., Harness], redis_port: int) -> None:
+        rr = make_harness(consume=False)
+        job_id = rr.push({"reply": "ack"}, headers={"tenant": ["42", "43"]}, priority=3,
+                         name="App\\Jobs\\Mail")
+        client = redis.Redis(host="127.0.0.1", port=redis_port)
+        try:
+            [(_, fields)] = client.xrange(f"rr-conf-{rr.pipeline}")
+        finally:
+            client.close()
+        assert fields[b"rr_id"] == job_id.encode()
+        assert fields[b"rr_job"] == b"App\\Jobs\\Mail"
+        assert fields[b"rr_pipeline"] == rr.pipeline.encode()
+        assert json.loads(fields[b"rr_headers"]) == {"tenant": ["42", "43"]}
+        assert (fields[b"rr_priority"], fields[b"rr_delay"], fields[b"rr_auto_ack"]) == \
+            (b"3", b"0", b"false")
+        assert json.loads(fields[b"payload"]) == {"reply": "ack"}
+
+    def test_entries_added_by_other_producers_run(
+            self, rr: Harness, redis_port: int) -> None:
+        client = redis.Redis(host="127.0.0.1", port=redis_port)
+        try:
+            client.xadd(f"rr-conf-{rr.pipeline}", {
+                "rr_id": "foreign-1", "rr_job": "Foreign", "rr_headers": '{"k":["v"]}',
+                "payload": '{"reply":"ack"}'})
+            client.xadd(f"rr-conf-{rr.pipeline}", {"order": "7"})
+        finally:
+            client.close()
+        [rec] = rr.wait_records("foreign-1")
+        assert (rec["job"], rec["headers"], rec["queue"]) == \
+            ("Foreign", {"k": ["v"]}, f"rr-conf-{rr.pipeline}")
+        deduced = wait_for(lambda: [r for r in rr.records() if r["job"] == "deduced_by_rr"],
+                           30, what="the entry without rr_* fields")
+        assert deduced[0]["headers"] == {"order": ["7"]}
