@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import pytest
 import redis
@@ -22,7 +22,24 @@ class TestRedisConformance(DriverConformance):
     def broker(self, redis_port: int) -> tuple[str, int]:
         return ("127.0.0.1", redis_port)
 
+    @pytest.fixture(autouse=True)
+    def drop_streams(self, redis_port: int) -> Iterator[None]:
+        """Streams must outlive rr (restart cases), so they are removed after the test."""
+        yield
+        client = redis.Redis(host="127.0.0.1", port=redis_port)
+        try:
+            for key in client.scan_iter(match="rr-conf-*", count=1000):
+                name = key.decode()
+                # only this test's keys: pipelines made by Harness/Declare in this process
+                if name.removesuffix(":delayed") in self.streams:
+                    client.delete(key)
+        finally:
+            client.close()
+
+    streams: ClassVar[set[str]] = set()
+
     def pipeline_config(self, name: str) -> dict[str, Any]:
+        self.streams.add(f"rr-conf-{name}")
         # a short visibility timeout so that jobs a killed rr left pending come back soon
         return {"stream": f"rr-conf-{name}", "block": "200ms", "visibility_timeout": "2s",
                 "delete_stream_on_stop": False}
@@ -34,6 +51,7 @@ class TestRedisConformance(DriverConformance):
                           "dial_timeout": "1s", "read_timeout": "2s"}}
 
     def declare_options(self, name: str) -> dict[str, str]:
+        self.streams.add(f"rr-conf-{name}")
         return {"stream": f"rr-conf-{name}", "block": "200ms", "visibility_timeout": "2s"}
 
     # -- interop: the broker side seen with a plain redis client ---------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -30,25 +29,15 @@ from rr.config import Section
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import Delivery, PipelineOptions
 from rr.pipeline.job import Job
+from tests.drivers.conftest import REDIS_PORT
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("RR_TEST_REDIS_PORT", "6379"))
-
-
-def redis_reachable() -> bool:
-    try:
-        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
+REDIS_HOST = "127.0.0.1"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def redis_server() -> None:
-    if not redis_reachable():
-        msg = f"redis is not reachable on {REDIS_HOST}:{REDIS_PORT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+def redis_server(redis_port: int) -> None:
+    """Redis answers (started by scripts/services/redis.sh if needed; skip, or fail
+    under CI=true, otherwise: see tests/drivers/conftest.py)."""
 
 
 @pytest.fixture
