@@ -68,6 +68,8 @@ class Pool:
         self.workers_set: set[Worker] = set()
         self._idle: deque[Worker] = deque()
         self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._deadlines: deque[float] = deque()  # parallel to _waiters
+        self._watchdog: asyncio.TimerHandle | None = None
         self._queued = 0
         self._stopped = False
         self._started = False
@@ -109,8 +111,12 @@ class Pool:
             self._supervisor.cancel()
         while self._waiters:
             f = self._waiters.popleft()
+            self._deadlines.popleft()
             if not f.done():
                 f.set_exception(PoolStoppedError())
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         deadline = time.monotonic() + (self.cfg.destroy_timeout if timeout is None else timeout)
         while any(w.state == WorkerState.WORKING for w in self.workers_set):
             if time.monotonic() >= deadline:
@@ -315,35 +321,47 @@ class Pool:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Worker] = loop.create_future()
         self._waiters.append(fut)
-        handle = loop.call_later(self.cfg.allocate_timeout, _no_workers, fut)
+        # one watchdog timer for the whole FIFO (every waiter has the same timeout, so the
+        # head always expires first) instead of a timer per waiter: pollers and requests
+        # queue here on every exec when all workers are busy
+        self._deadlines.append(loop.time() + self.cfg.allocate_timeout)
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(self._deadlines[0], self._expire_waiters)
         try:
             w = await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 self._release(fut.result())
-            self._forget(fut)
             raise
         except NoFreeWorkersError:
-            self._forget(fut)
             self.log.error("no free workers in the pool, wait timeout exceed",
                            extra={"fields": {"pool": self.name}})
             raise
-        finally:
-            handle.cancel()
         # on success _release already popped the future from the waiters
         return w
 
-    def _forget(self, fut: asyncio.Future[Worker]) -> None:
-        # membership test first: a failed deque.remove formats the future's repr
-        if fut in self._waiters:
-            self._waiters.remove(fut)
+    def _expire_waiters(self) -> None:
+        """Fail the waiters whose allocate_timeout passed; re-arm for the next one."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        waiters, deadlines = self._waiters, self._deadlines
+        while waiters and (waiters[0].done() or deadlines[0] <= now):
+            f = waiters.popleft()
+            deadlines.popleft()
+            if not f.done():
+                f.set_exception(NoFreeWorkersError())
+        if waiters:
+            self._watchdog = loop.call_at(deadlines[0], self._expire_waiters)
 
     def _release(self, w: Worker) -> None:
         """Hand a ready worker to the oldest waiter, or park it."""
         w.state = WorkerState.READY
         self.workers_set.add(w)
-        while self._waiters:
-            f = self._waiters.popleft()
+        waiters = self._waiters
+        while waiters:
+            f = waiters.popleft()
+            self._deadlines.popleft()
             if not f.done():
                 f.set_result(w)
                 return
@@ -558,11 +576,6 @@ def _expire(w: Worker, fut: asyncio.Future[Frame]) -> None:
         w.kill()
         fut.set_exception(ExecTTLError())
         w.fail(ExecTTLError())
-
-
-def _no_workers(fut: asyncio.Future[Worker]) -> None:
-    if not fut.done():
-        fut.set_exception(NoFreeWorkersError())
 
 
 class _StreamCall:
