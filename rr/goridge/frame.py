@@ -87,22 +87,21 @@ class Header:
         return (self.hl - 3) * 4
 
 
+def _bad_header(data: bytes | bytearray | memoryview) -> FrameError:
+    head = bytes(data[:12])
+    if head == b"Could not op":
+        return FrameError("file not found: " + bytes(data).decode("utf-8", "replace"))
+    return FrameError(_CRC_FAIL + head.decode("utf-8", "replace"))
+
+
 def decode_header(data: bytes | bytearray | memoryview) -> Header:
     """Validate and decode the first 12 bytes of a frame."""
     if len(data) < HEADER_SIZE:
         raise FrameError("incomplete frame header")
-    b0 = data[0]
-    hl = b0 & 0x0F
-    if bytes(data[:12]) == b"Could not op":
-        raise FrameError("file not found: " + bytes(data).decode("utf-8", "replace"))
-    if hl < 3 or hl > 3 + MAX_OPTIONS:
-        raise FrameError(_CRC_FAIL + bytes(data[:12]).decode("utf-8", "replace"))
-    flags = data[1]
-    (length,) = _U32.unpack_from(data, 2)
-    (crc,) = _U32.unpack_from(data, 6)
-    if zlib.crc32(bytes(data[:6])) != crc:
-        raise FrameError(_CRC_FAIL + bytes(data[:12]).decode("utf-8", "replace"))
-    return Header(hl, flags, length, data[10])
+    hl = data[0] & 0x0F
+    if zlib.crc32(data[:6]) != _U32.unpack_from(data, 6)[0] or hl < 3 or hl > 3 + MAX_OPTIONS:
+        raise _bad_header(data)
+    return Header(hl, data[1], _U32.unpack_from(data, 2)[0], data[10])
 
 
 def decode_options(data: bytes | bytearray | memoryview, count: int) -> tuple[int, ...]:
@@ -137,34 +136,32 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
-        if not buf and len(data) >= HEADER_SIZE:
-            # fast path: a whole frame (or several) in one chunk, no copy into the buffer
-            frames: list[Frame] = []
-            pos = 0
-            n = len(data)
-            while n - pos >= HEADER_SIZE:
-                h = decode_header(memoryview(data)[pos:pos + HEADER_SIZE])
-                end_opts = pos + HEADER_SIZE + h.options_size
-                end = end_opts + h.length
-                if end > n:
-                    break
-                opts = decode_options(memoryview(data)[pos + HEADER_SIZE:end_opts], h.hl - 3)
-                frames.append(Frame(h.flags, data[end_opts:end], opts, h.byte10))
-                pos = end
-            if pos < n:
-                buf += memoryview(data)[pos:]
-            return frames
-        buf += data
-        frames = []
-        while len(buf) >= HEADER_SIZE:
-            h = decode_header(memoryview(buf)[:HEADER_SIZE])
-            end_opts = HEADER_SIZE + h.options_size
-            end = end_opts + h.length
-            if len(buf) < end:
+        if buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        frames: list[Frame] = []
+        pos = 0
+        n = len(data)
+        view = memoryview(data)
+        crc32 = zlib.crc32
+        u32 = _U32.unpack_from
+        while n - pos >= HEADER_SIZE:
+            # inline decode_header: this loop runs for every frame on every worker
+            hl = data[pos] & 0x0F
+            if crc32(view[pos:pos + 6]) != u32(data, pos + 6)[0] or hl < 3 \
+                    or hl > 3 + MAX_OPTIONS:
+                raise _bad_header(view[pos:])
+            end_opts = pos + hl * 4
+            end = end_opts + u32(data, pos + 2)[0]
+            if end > n:
                 break
-            opts = decode_options(memoryview(buf)[HEADER_SIZE:end_opts], h.hl - 3)
-            frames.append(Frame(h.flags, bytes(buf[end_opts:end]), opts, h.byte10))
-            del buf[:end]
+            opts = (u32(data, pos + 12)[0],) if hl == 4 else \
+                decode_options(view[pos + HEADER_SIZE:end_opts], hl - 3)
+            frames.append(Frame(data[pos + 1], data[end_opts:end], opts, data[pos + 10]))
+            pos = end
+        if pos < n:
+            buf += view[pos:]
         return frames
 
     @property

@@ -53,7 +53,8 @@ class Worker:
         self.generation = 0
         self.retire = False  # stop when released (reset / supervisor while working)
         self.channel: Channel | None = None
-        self.exited: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[int | None] = self._loop.create_future()
         self._parser = FrameParser()
         self._waiter: asyncio.Future[Frame] | None = None
         self._pending: list[Frame] = []
@@ -133,7 +134,7 @@ class Worker:
 
     def recv(self) -> asyncio.Future[Frame]:
         """Future for the next frame from the worker."""
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Frame] = self._loop.create_future()
         if self._pending:
             fut.set_result(self._pending.pop(0))
         elif self._broken is not None:
