@@ -22,6 +22,14 @@ def version_line() -> str:
             f"{platform.python_version()}), OS: {sys.platform}, arch: {platform.machine()}")
 
 
+class _Version(argparse.Action):
+    """Print the version line verbatim (argparse's own action re-wraps it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kw: object) -> None:
+        sys.stdout.write(version_line() + "\n")
+        parser.exit(0)
+
+
 def global_parser() -> argparse.ArgumentParser:
     """Flags valid for every sub-command (they may stand before or after it)."""
     p = argparse.ArgumentParser(add_help=False)
@@ -48,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     glob = global_parser()
     parser = argparse.ArgumentParser(prog="rr", parents=[glob],
                                      description="RoadRunner-compatible PHP application server")
-    parser.add_argument("-v", "--version", action="version", version=version_line())
+    parser.add_argument("-v", "--version", action=_Version, nargs=0)
     subs = parser.add_subparsers(dest="command", metavar="command")
     for name in COMMANDS:
         try:

@@ -76,7 +76,8 @@ class Worker:
                 text = "file not found: " + shown
             elif "invalid message: " in text:
                 text = text.split("invalid message: ")[0] + "invalid message: " + shown
-            self.log.error("invalid data found in the buffer (possible echo)",
+            self.log.error("worker script not found" if text.startswith("file not found")
+                           else "invalid data found in the buffer (possible echo)",
                            extra={"fields": {"pid": self.pid, "error": text}})
             self.fail(WorkerError(text))
             self.kill()
