@@ -32,6 +32,14 @@ class Entry:
             except Exception:  # noqa: BLE001 - never let a bug kill the connection silently
                 self.log.exception("http handler failed")
                 resp = web.Response(status=500)
+            # The worker is done with the uploads once the chain returned. Remove them
+            # before the last bytes leave, as RoadRunner does (its deferred cleanup runs
+            # before Go flushes the buffered response): a client that has its answer can
+            # rely on the files being gone.
+            created = request.get(UPLOADED)
+            if created:
+                request[UPLOADED] = None
+                remove(created)
             if isinstance(resp, web.FileResponse) and not resp.prepared:
                 # FileResponse.prepare is not idempotent: aiohttp sends it after we return
                 finalize(request, resp)

@@ -86,8 +86,10 @@ class PHPHandler:
     """Turns requests into payloads; ``scheme`` is per listener (http/https)."""
 
     def __init__(self, pool: Callable[[], Pool], cfg: HandlerConfig, scheme: str,
-                 logger: logging.Logger) -> None:
+                 logger: logging.Logger,
+                 on_no_free_workers: Callable[[], None] | None = None) -> None:
         self._pool = pool
+        self._on_no_free_workers = on_no_free_workers
         self.cfg = cfg
         self.scheme = scheme
         self.log = logger
@@ -152,6 +154,8 @@ class PHPHandler:
             resp = web.Response(status=self.cfg.internal_error_code)
         if isinstance(e, NoFreeWorkersError):
             resp.headers["No-Workers"] = "true"
+            if self._on_no_free_workers is not None:
+                self._on_no_free_workers()
         return resp
 
     def _decode(self, p: Payload) -> Reply | web.Response:

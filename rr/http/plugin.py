@@ -16,8 +16,10 @@ from rr.http.accesslog import AccessLog
 from rr.http.chain import Handler, Middleware
 from rr.http.entry import Entry
 from rr.http.middleware import gzip, headers, proxy_ip, static
+from rr.http.middleware import metrics as metrics_mw
 from rr.http.php import HandlerConfig, PHPHandler
 from rr.http.uploads import UploadsConfig
+from rr.metrics.http import HttpMetrics
 from rr.pool.pool import Pool
 
 NO_METHOD = ("unable to run http service, no method has been specified "
@@ -49,6 +51,7 @@ class HttpPlugin:
             debug=cfg.boolean("pool.debug"),
             uploads=UploadsConfig.from_config(cfg, app.config.section("server")),
         )
+        self.metrics: HttpMetrics | None = None
         self.middleware = self._middleware(cfg)
         self.access = AccessLog(self.log, cfg.boolean("access_logs"))
         self.ssl_context = tls.context(cfg.section("ssl")) if self.tls_enabled else None
@@ -66,6 +69,7 @@ class HttpPlugin:
             "static": lambda: static.build(cfg),
             "gzip": lambda: gzip.build(),
             "proxy_ip_parser": lambda: proxy_ip.build(cfg, logging.getLogger("proxy_ip_parser")),
+            "http_metrics": self._metrics_middleware,
         }
         chain: list[Middleware] = []
         for name in cfg.string_list("middleware"):
@@ -82,8 +86,19 @@ class HttpPlugin:
                 chain.append(mw)
         return chain
 
+    def _metrics_middleware(self) -> Middleware | None:
+        if not self.app.config.has("metrics"):
+            # nothing would ever expose the series: say so instead of counting in vain
+            self.log.warning("http_metrics middleware needs the metrics plugin: disabled")
+            return None
+        if self.metrics is None:
+            self.metrics = HttpMetrics(self.app.metrics)
+        return metrics_mw.build(self.metrics)
+
     def _chain(self, scheme: str) -> Handler:
-        handler: Handler = PHPHandler(lambda: self._pool, self.handler_cfg, scheme, self.log)
+        handler: Handler = PHPHandler(
+            lambda: self._pool, self.handler_cfg, scheme, self.log,
+            on_no_free_workers=self.metrics.no_free_workers if self.metrics else None)
         for mw in self.middleware:  # the last listed ends up outermost
             handler = mw(handler)
         return Entry(handler, self.access, self.log)
