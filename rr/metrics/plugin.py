@@ -17,6 +17,7 @@ from rr.metrics.exposition import CONTENT_TYPE, render
 from rr.metrics.listen import split_address
 from rr.metrics.rpc import MetricsService
 from rr.metrics.user import TYPES, Spec, UserCollectors
+from rr.webserver import serve
 
 DEFAULT_ADDRESS = "127.0.0.1:2112"
 
@@ -61,14 +62,7 @@ class MetricsPlugin:
     async def start(self) -> None:
         web_app = web.Application()
         web_app.router.add_route("*", "/{tail:.*}", self._scrape)
-        runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as e:
-            await runner.cleanup()
-            raise RRError(f"listen tcp {self.address}: {e.strerror or e}") from e
-        self._runner = runner
+        self._runner = await serve(web_app, self.host, self.port, self.address)
         self.log.info("metrics server listening on %s", self.address)
 
     async def stop(self) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from rr.app import App
-from rr.errors import RRError
 from rr.metrics.listen import split_address
 from rr.status.checks import SHUTTING_DOWN, Kind, check, jobs_report, report, supports
 from rr.status.rpc import StatusService
+from rr.webserver import serve
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -99,15 +99,8 @@ class StatusPlugin:
         web_app.router.add_route("*", "/health", self.health_endpoint)
         web_app.router.add_route("*", "/ready", self.ready_endpoint)
         web_app.router.add_route("*", "/jobs", self.jobs_endpoint)
-        runner = web.AppRunner(web_app, access_log=None, handle_signals=False,
-                               keepalive_timeout=float(self.check_timeout))
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self.port).start()
-        except OSError as e:
-            await runner.cleanup()
-            raise RRError(f"listen tcp {self.address}: {e.strerror or e}") from e
-        self._runner = runner
+        self._runner = await serve(web_app, self.host, self.port, self.address,
+                                   keepalive_timeout=float(self.check_timeout))
         self.log.info("status server listening on %s", self.address)
 
     async def stop(self) -> None:
