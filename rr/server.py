@@ -66,6 +66,10 @@ class Server:
 
     async def start(self) -> None:
         plugins = build(self.app)
+        if self.config.has("server"):
+            from rr import oninit
+
+            await oninit.run(self.config.section("server"))
         for p in plugins:
             try:
                 await p.start()
