@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 from collections import deque
 from typing import Any
@@ -40,9 +39,7 @@ class MemoryDelivery(Delivery):
         j = self.job
         # RoadRunner sends no "queue" for memory; the spec notes it is harmless and older
         # 4.x SDKs required it, so we send the pipeline name.
-        return json.dumps({"id": j.id, "job": j.name, "driver": "memory",
-                           "headers": j.headers, "pipeline": j.pipeline,
-                           "queue": j.pipeline}, separators=(",", ":")).encode()
+        return j.context_bytes("memory", queue=j.pipeline)
 
     def _settle(self) -> bool:
         """Counters go down even after stop (as RoadRunner); True if the driver is live."""
@@ -140,6 +137,18 @@ class MemoryDriver(Driver):
                 ) from None
         self._buffer.append(job)
         self._kick()
+
+    def push_nowait(self, job: Job) -> bool:
+        """Push without waiting when the buffer has room; False = use ``push``."""
+        if self.stopped or len(self._buffer) >= BUFFER_CAPACITY:
+            return False
+        if job.delay > 0:
+            self.delayed += 1
+            self._schedule(job)
+            return True
+        self._buffer.append(job)
+        self._kick()
+        return True
 
     def _enqueue(self, job: Job) -> None:
         """Re-push from a settle (nack/requeue): never blocks, never fails."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from rr.goridge.frame import CODEC_RAW
-from rr.jobs.reply import Action, Outcome, Reply, parse_reply
+from rr.jobs.reply import ACK_REPLY, Action, Outcome, Reply, parse_reply
 from rr.jobs.retry import (
     ATTEMPT_HEADER,
     DEAD_LETTER_FROM,
@@ -123,7 +123,12 @@ class Dispatcher:
                       job.pipeline, job.id, e)
             outcome = await self._failed(d, str(e))
         else:
-            outcome = await self._apply(d, parse_reply(reply.body))
+            r = parse_reply(reply.body)
+            if r is ACK_REPLY:  # the common case, without the reply table
+                await self._settle(d, d.ack(), final=True)
+                outcome = "ok"
+            else:
+                outcome = await self._apply(d, r)
         self.metrics.outcome(pipeline, outcome, time.perf_counter() - started)
 
     # -- settling ------------------------------------------------------------------------

@@ -226,6 +226,14 @@ class JobsPlugin:
         if job.priority == 0:
             job.priority = pipe.priority
         started = time.perf_counter()
+        push_nowait = getattr(pipe.driver, "push_nowait", None)
+        if push_nowait is not None and push_nowait(job):
+            # in-process driver with room: no deadline to arm (an asyncio.timeout per job
+            # costs a timer handle and two task lookups)
+            self.metrics.push(pipe.name, pipe.driver_name,
+                              "batch" if source == "batch" else "single", True,
+                              time.perf_counter() - started)
+            return
         ok = False
         try:
             async with asyncio.timeout(self.cfg.timeout):
@@ -297,6 +305,7 @@ class JobsPlugin:
         pipe.consuming = False
         del self.pipelines[name]
         self._states.pop(name, None)
+        self.metrics.forget(name)
         removed = self.queue.remove_group(name)
         for d in removed:
             self.log.warning("job lost (pipeline destroyed): pipeline=%s id=%s", name,

@@ -41,6 +41,11 @@ class Reply:
 
 ACK_REPLY = Reply(Action.ACK, Outcome.OK)
 
+#: the exact bodies the PHP SDK sends for ack (Task::ack / Consumer's default): matched
+#: byte for byte so that the common case skips JSON decoding
+_ACK_BODIES = frozenset(b'{"type":%d,"data":%s}' % (kind, data)
+                        for kind in (0, 2) for data in (b"[]", b"{}", b"null"))
+
 
 def _headers(value: Any) -> Headers | None:
     if value is None:
@@ -75,7 +80,7 @@ def _bool(value: Any, name: str) -> bool:
 
 def parse_reply(body: bytes) -> Reply:
     """Never raises: an unreadable reply acks the job (RoadRunner avoids a redelivery loop)."""
-    if not body:
+    if not body or (type(body) is bytes and body in _ACK_BODIES):
         return ACK_REPLY
     try:
         doc = json.loads(body)

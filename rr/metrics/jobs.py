@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -75,29 +75,56 @@ def _series(registry: CollectorRegistry) -> _Series:
 
 
 class JobsMetrics:
+    """Child series are cached per label set: ``labels()`` hashes and validates its
+    arguments on every call, which is a measurable share of a job's cost in rr."""
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self._s = _series(registry)
+        self._push_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._outcome_children: dict[tuple[str, str], tuple[Gauge, Any]] = {}
+        self._processing_children: dict[str, Any] = {}
 
     def push(self, pipeline: str, driver: str, source: Literal["single", "batch"], ok: bool,
              latency: float) -> None:
         """One job pushed to a driver (``jobs.Push``/``PushBatch``, cron, requeue)."""
         s = self._s
         (s.push_ok if ok else s.push_err).inc()
-        s.requests.labels(pipeline, driver, source).inc()
-        s.push_latency.labels(pipeline, driver, source).observe(max(latency, 0.0))
+        key = (pipeline, driver, source)
+        children = self._push_children.get(key)
+        if children is None:
+            children = (s.requests.labels(pipeline, driver, source),
+                        s.push_latency.labels(pipeline, driver, source))
+            self._push_children[key] = children
+        children[0].inc()
+        children[1].observe(latency if latency > 0.0 else 0.0)
 
     def outcome(self, pipeline: str, outcome: Outcome, seconds: float | None = None) -> None:
         """A job left the worker: ``ok`` (ack), ``error`` (failed / nack), ``requeued``,
         ``dead_lettered`` (failed for good; also counts in ``rr_jobs_jobs_err``)."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown job outcome {outcome!r}, expected one of {OUTCOMES}")
-        s = self._s
-        if outcome == "ok":
-            s.jobs_ok.inc()
-        elif outcome == "requeued":
-            s.jobs_requeue.inc()
-        else:
-            s.jobs_err.inc()
-        s.pipeline_jobs.labels(pipeline, outcome).inc()
+        key = (pipeline, outcome)
+        children = self._outcome_children.get(key)
+        if children is None:
+            if outcome not in OUTCOMES:
+                raise ValueError(f"unknown job outcome {outcome!r}, expected one of "
+                                 f"{OUTCOMES}")
+            s = self._s
+            total = s.jobs_ok if outcome == "ok" else \
+                s.jobs_requeue if outcome == "requeued" else s.jobs_err
+            children = (total, s.pipeline_jobs.labels(pipeline, outcome))
+            self._outcome_children[key] = children
+        children[0].inc()
+        children[1].inc()
         if seconds is not None:
-            s.processing.labels(pipeline).observe(max(seconds, 0.0))
+            hist = self._processing_children.get(pipeline)
+            if hist is None:
+                hist = self._s.processing.labels(pipeline)
+                self._processing_children[pipeline] = hist
+            hist.observe(seconds if seconds > 0.0 else 0.0)
+
+    def forget(self, pipeline: str) -> None:
+        """Drop cached children of a destroyed pipeline (the series themselves stay)."""
+        for push_key in [k for k in self._push_children if k[0] == pipeline]:
+            del self._push_children[push_key]
+        for outcome_key in [k for k in self._outcome_children if k[0] == pipeline]:
+            del self._outcome_children[outcome_key]
+        self._processing_children.pop(pipeline, None)

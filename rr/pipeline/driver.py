@@ -208,6 +208,11 @@ class Driver(abc.ABC):
     async def push(self, job: Job) -> None:
         """Publish; return only when the broker has the job (publisher confirms etc.)."""
 
+    def push_nowait(self, job: Job) -> bool:
+        """Optional fast path for in-process drivers: publish without awaiting when that
+        cannot block. False (the default) means "use ``push``"."""
+        return False
+
     @abc.abstractmethod
     async def run(self) -> None:
         """Start consuming (deliveries go to ``self.sink``). Error if already consuming."""

@@ -109,3 +109,38 @@ def test_retry_policy() -> None:
     declared = PipelineOptions("p", "memory", {"retry": '{"max_attempts":2}'}, declared=True)
     assert RetryPolicy.from_options(declared).max_attempts == 2
     assert not RetryPolicy.from_options(PipelineOptions("p", "memory", {})).enabled
+
+
+def test_context_bytes_matches_json_dumps() -> None:
+    """The hand-built context must equal the generic encoder's output byte for byte."""
+    import json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rr.pipeline.job import Job
+
+    text = st.text()
+
+    @settings(max_examples=300, deadline=None)
+    @given(text, text, text, st.dictionaries(text, st.lists(text)), text, st.integers())
+    def check(job_id: str, name: str, pipeline: str, headers: dict[str, list[str]],
+              queue: str, offset: int) -> None:
+        job = Job(id=job_id, name=name, pipeline=pipeline, headers=headers)
+        extra = {"queue": queue, "topic": queue, "partition": offset, "offset": offset}
+        assert job.context_bytes("kafka", **extra) == json.dumps(
+            job.context("kafka", **extra), separators=(",", ":")).encode()
+        assert job.context_bytes("memory") == json.dumps(
+            job.context("memory"), separators=(",", ":")).encode()
+
+    check()
+
+
+def test_sdk_ack_bodies_take_the_fast_path() -> None:
+    from rr.jobs.reply import ACK_REPLY
+
+    for body in (b'{"type":0,"data":[]}', b'{"type":2,"data":[]}', b'{"type":2,"data":{}}'):
+        assert parse_reply(body) is ACK_REPLY
+    # anything else still goes through the table
+    assert parse_reply(b'{"type":1,"data":[]}').outcome is Outcome.ERR
+    assert parse_reply(b'{"type":2, "data":[]}').outcome is Outcome.OK
