@@ -118,7 +118,7 @@ class Pool:
             self._watchdog.cancel()
             self._watchdog = None
         deadline = time.monotonic() + (self.cfg.destroy_timeout if timeout is None else timeout)
-        while any(w.state == WorkerState.WORKING for w in self.workers_set):
+        while any(w.busy for w in self.workers_set):
             if time.monotonic() >= deadline:
                 break
             self._changed.clear()

@@ -123,6 +123,11 @@ class Worker:
         return self._stderr_tail.decode("utf-8", "replace").strip()
 
     @property
+    def busy(self) -> bool:
+        """A request (or stream) is in flight on this worker."""
+        return self._in_flight
+
+    @property
     def alive(self) -> bool:
         return self._broken is None and not self.exited.done()
 
