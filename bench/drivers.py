@@ -19,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -152,6 +155,7 @@ def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
             for req in batches:
                 client.call_proto("jobs.PushBatch", req)
             pushed = time.perf_counter() - started
+            profiler = _profiler(rr, target.name)
             started = time.perf_counter()
             client.call_proto("jobs.Resume", pb.Pipelines(pipelines=[name]))
             deadline = started + 600
@@ -159,9 +163,25 @@ def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
                 if time.perf_counter() > deadline:
                     raise TimeoutError(f"{target.name}: only {jobs_ok(metrics_url)} of {n} "
                                        f"jobs acked\n{rr.output[-3000:]}")
-                time.sleep(0.01)
+                # every scrape costs rr CPU (~7 % at 100/s): poll gently
+                time.sleep(0.05)
             consumed = time.perf_counter() - started
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
     return n / pushed, n / consumed
+
+
+def _profiler(rr: RRProcess, driver: str) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=<dir>: py-spy samples rr while it consumes (raw stacks in
+    <dir>/<driver>.raw, for flamegraph.pl or a quick self-time count)."""
+    out_dir = os.environ.get("BENCH_PROFILE")
+    if not out_dir or rr.proc is None:
+        return None
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(["py-spy", "record", "-p", str(rr.proc.pid), "-f", "raw",
+                             "-r", "200", "-o", str(Path(out_dir) / f"{driver}.raw")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def raw_rate(target: Target, n: int) -> float | None:

@@ -326,6 +326,7 @@ class RedisDriver(Driver):
         self.group = o.string("group", "roadrunner") or "roadrunner"
         self.consumer = o.string("consumer") or f"{socket.gethostname()}-{os.getpid()}"
         self.prefetch = max(1, o.integer("prefetch", 10))
+        self._low_water = max(1, self.prefetch // 2)
         self.block_ms = max(1, int(o.duration("block", 1.0) * 1000))
         self.visibility_ms = max(0, int(o.duration("visibility_timeout", 30.0) * 1000))
         self.max_len = max(0, o.integer("max_len", 0))
@@ -345,7 +346,9 @@ class RedisDriver(Driver):
         self._inflight: dict[str, RedisDelivery] = {}
         self._ack_waiting: list[tuple[str, asyncio.Future[None]]] = []
         self._ack_flusher: asyncio.Task[None] | None = None
-        self._slots = asyncio.Condition()
+        # set whenever the consume loop may read again (half the window free, or paused)
+        self._slots = asyncio.Event()
+        self._slots.set()
         self._consuming = False
         self._stopped = False
         self._connected = True
@@ -486,7 +489,10 @@ class RedisDriver(Driver):
                     done.set_result(None)
 
     async def _ack_ids(self, ids: list[str]) -> None:
-        pipe = self._client.pipeline(transaction=True)
+        # Pipelined, not MULTI/EXEC: XACK first, so the worst a failure in between leaves
+        # is an acked entry still in the stream (never read again by the group), not a
+        # job lost or run twice.
+        pipe = self._client.pipeline(transaction=False)
         pipe.xack(self.stream, self.group, *ids)
         if self.delete_after_ack:
             pipe.xdel(self.stream, *ids)
@@ -494,10 +500,10 @@ class RedisDriver(Driver):
 
     async def _release(self, delivery: RedisDelivery) -> None:
         delivery.settled = True
-        async with self._slots:
-            if self._inflight.get(delivery.entry_id) is delivery:
-                del self._inflight[delivery.entry_id]
-            self._slots.notify_all()
+        if self._inflight.get(delivery.entry_id) is delivery:
+            del self._inflight[delivery.entry_id]
+        if self.prefetch - len(self._inflight) >= self._low_water:
+            self._slots.set()
 
     # -- consuming ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -531,8 +537,7 @@ class RedisDriver(Driver):
             raise RRError("no active listeners, nothing to pause")
         self._consuming = False
         self._wake.set()
-        async with self._slots:
-            self._slots.notify_all()
+        self._slots.set()
         # jobs already handed to the core keep running (spec: pause never purges the PQ)
         await self._join_consumers(timeout=self.block_ms / 1000 + 2.0)
 
@@ -549,12 +554,10 @@ class RedisDriver(Driver):
     async def _free_slots(self) -> int:
         """Wait until at least half the prefetch window is free: reading one entry per
         XREADGROUP each time one job finishes would cost a round trip per job."""
-        low_water = max(1, self.prefetch // 2)
-        async with self._slots:
-            await self._slots.wait_for(
-                lambda: not self._consuming
-                or self.prefetch - len(self._inflight) >= low_water)
-            return self.prefetch - len(self._inflight)
+        while self._consuming and self.prefetch - len(self._inflight) < self._low_water:
+            self._slots.clear()
+            await self._slots.wait()
+        return self.prefetch - len(self._inflight)
 
     async def _consume_loop(self) -> None:
         backoff = Backoff()
@@ -612,9 +615,11 @@ class RedisDriver(Driver):
         if job.auto_ack:
             await self._ack_ids([entry_id])
             delivery.auto_acked = True
-        async with self._slots:
-            self._inflight[entry_id] = delivery
-        await self.sink(delivery)
+        self._inflight[entry_id] = delivery
+        # the shared queue takes it without a task switch unless it is full
+        offer = getattr(self.sink, "offer", None)
+        if offer is None or not offer(delivery):
+            await self.sink(delivery)
 
     async def _keeper_loop(self) -> None:
         """Keep our in-flight entries fresh and take over entries a dead consumer left."""
@@ -700,8 +705,7 @@ class RedisDriver(Driver):
             return
         self._consuming = False
         self._wake.set()
-        async with self._slots:
-            self._slots.notify_all()
+        self._slots.set()
         await self._join_consumers(timeout=self.block_ms / 1000 + 2.0)
         self._stopped = True
         if self._mover is not None:
