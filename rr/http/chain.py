@@ -31,6 +31,10 @@ def add_hook(request: web.BaseRequest, hook: Hook, late: bool = False) -> None:
         hooks.append(hook)
 
 
+def has_hooks(request: web.BaseRequest) -> bool:
+    return bool(request.get(HOOKS) or request.get(LATE_HOOKS))
+
+
 def finalize(request: web.BaseRequest, response: web.StreamResponse) -> None:
     """Run the registered hooks once, right before the response headers are sent."""
     for key in (HOOKS, LATE_HOOKS):

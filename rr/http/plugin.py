@@ -96,9 +96,11 @@ class HttpPlugin:
         return metrics_mw.build(self.metrics)
 
     def _chain(self, scheme: str) -> Handler:
-        handler: Handler = PHPHandler(
+        php = PHPHandler(
             lambda: self._pool, self.handler_cfg, scheme, self.log,
             on_no_free_workers=self.metrics.no_free_workers if self.metrics else None)
+        php.hooks_possible = bool(self.middleware)
+        handler: Handler = php
         for mw in self.middleware:  # the last listed ends up outermost
             handler = mw(handler)
         return Entry(handler, self.access, self.log)
