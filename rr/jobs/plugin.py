@@ -135,7 +135,12 @@ class JobsPlugin:
             or os.cpu_count() or 1
         self.dispatcher = Dispatcher(self.queue, self._pool, self.pipelines, self.metrics,
                                      self._final)
-        self.dispatcher.start(workers + 2)
+        # RoadRunner runs num_workers + 2 pollers. A poller here also waits for the
+        # broker to confirm the settle (XACK, DeleteMessage, offset commit) before taking
+        # the next job; a second poller per worker keeps the worker fed meanwhile, so a
+        # settle round trip no longer halves throughput. Still bounded: at most
+        # num_workers + 2 jobs wait for a worker.
+        self.dispatcher.start(2 * workers + 2)
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_states())
         self._started = True
 
