@@ -64,43 +64,88 @@ def eligible(request: web.BaseRequest) -> bool:
         and request.keep_alive and request.method != "CONNECT"
 
 
-def send(request: web.BaseRequest, status: int, headers: Iterable[tuple[str, str]],
-         body: bytes, content_type: str | None) -> web.StreamResponse | None:
+class Head:
+    """The reply-dependent part of the header block, rendered once per distinct reply
+    context: status line and the worker's headers (``Content-Length`` dropped)."""
+
+    __slots__ = ("status", "text", "has_type", "tail")
+
+    def __init__(self, status: int, text: str, has_type: bool, tail: str) -> None:
+        self.status = status
+        self.text = text
+        self.has_type = has_type
+        self.tail = tail   # ``Server`` and the blank line, unless the worker sent ``Server``
+
+
+def head(status: int, headers: Iterable[tuple[str, str]]) -> Head | None:
+    """Render a reply's head, or None when the reply needs aiohttp's path."""
+    status_line = _STATUS_LINES.get(status)
+    if status_line is None:
+        return None
+    lines = [status_line]
+    has_type = has_server = False
+    for name, value in headers:
+        low = name.lower()
+        if low in _FRAMING or low == "date":
+            # a worker's own Date would have to go before our Content-Length: rare
+            # enough to leave to aiohttp
+            return None
+        if low == "content-length":
+            continue
+        if low == "server":
+            has_server = True
+        elif low == "content-type":
+            has_type = True
+        if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
+            return None  # aiohttp refuses to split a response; so do we, by not trying
+        lines.append(f"{name}: {value}\r\n")
+    return Head(status, "".join(lines), has_type, "\r\n" if has_server else _TAIL)
+
+
+def send(request: web.BaseRequest, rendered: Head, body: bytes,
+         content_type: str | None) -> web.StreamResponse | None:
     """Write the whole response, or return None to let aiohttp do it.
 
-    ``headers`` are the worker's, in order (a ``Content-Length`` among them is replaced
-    by the real one, as on the aiohttp path); ``content_type`` is added after them when
-    the worker sent none and the body is not empty."""
-    status_line = _STATUS_LINES.get(status)
-    if status_line is None or len(body) > MAX_BODY:
+    ``content_type`` (sniffed by the caller) is added after the worker's headers when the
+    worker sent none and the body is not empty, as on the aiohttp path."""
+    if len(body) > MAX_BODY:
         return None
     transport = request.transport
     if transport is None or transport.is_closing() \
             or transport.get_write_buffer_size() > MAX_BUFFERED:
         return None
-    lines = [status_line]
-    has_date = has_server = False
-    for name, value in headers:
-        low = name.lower()
-        if low in _FRAMING:
-            return None
-        if low == "content-length":
-            continue
-        if low == "date":
-            has_date = True
-        elif low == "server":
-            has_server = True
-        lines.append(f"{name}: {value}\r\n")
-    if content_type is not None:
-        lines.append(f"Content-Type: {content_type}\r\n")
-    lines.append(f"Content-Length: {len(body)}\r\n")
-    if not has_date:
-        lines.append(f"Date: {rfc822_formatted_time()}\r\n")
-    lines.append(_TAIL if not has_server else "\r\n")
-    head = "".join(lines)
-    # one CR and one LF per line: anything more is a header trying to split the response
-    if head.count("\n") != len(lines) + (0 if has_server else 1) or \
-            head.count("\r") != head.count("\n"):
-        return None
-    transport.write(head.encode("utf-8") + body)
-    return cast(web.StreamResponse, Sent(status, len(body)))
+    if content_type is None:
+        text = f"{rendered.text}Content-Length: {len(body)}\r\n" \
+               f"Date: {rfc822_formatted_time()}\r\n{rendered.tail}"
+    else:
+        text = f"{rendered.text}Content-Type: {content_type}\r\n" \
+               f"Content-Length: {len(body)}\r\nDate: {rfc822_formatted_time()}\r\n" \
+               f"{rendered.tail}"
+    transport.write(text.encode("utf-8") + body)
+    return cast(web.StreamResponse, Sent(rendered.status, len(body)))
+
+
+class HeadCache:
+    """Rendered heads by the exact bytes of the reply context.
+
+    Most apps answer with a handful of distinct contexts (same status and headers), so
+    decoding the JSON and rendering the head is done once per distinct context. Contexts
+    that carry per-request values (cookies, ids) just miss; the cache is bounded by
+    dropping everything when full, which costs one re-render per live context."""
+
+    MAX_ENTRIES = 512
+    MAX_KEY = 2048
+
+    def __init__(self) -> None:
+        self._heads: dict[bytes, Head | None] = {}
+
+    def get(self, context: bytes) -> Head | None | bool:
+        """The head, None (known to need aiohttp's path) or False (not cached)."""
+        return self._heads.get(context, False)
+
+    def put(self, context: bytes, rendered: Head | None) -> None:
+        if len(context) > self.MAX_KEY:
+            return
+        if len(self._heads) >= self.MAX_ENTRIES:
+            self._heads.clear()
+        self._heads[context] = rendered

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
 
-from rr.goridge.frame import CODEC_JSON
+from rr.goridge.frame import CODEC_JSON, CODEC_PROTO
 from rr.http import body as bodymod
 from rr.http import fastreply
 from rr.http.accesslog import WRITE_BYTES
@@ -26,6 +27,8 @@ from rr.pool.errors import NoFreeWorkersError, PoolError
 from rr.pool.payload import Payload
 from rr.pool.pool import Pool
 
+# control bytes other than \t \n \x0c \r \x1b mark binary data, as in Go
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 _NO_BODY_METHODS = frozenset({"HEAD", "OPTIONS"})
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
@@ -50,19 +53,21 @@ class _ClientGone(Exception):
 def sniff(body: bytes) -> str:
     """The subset of Go's DetectContentType that matters for PHP output."""
     head = body[:512].lstrip(b"\t\n\x0c\r ")
-    lower = head[:16].lower()
-    for prefix in _HTML_PREFIXES:
-        if lower.startswith(prefix) and len(head) > len(prefix) and head[len(prefix)] in b" >":
-            return "text/html; charset=utf-8"
-    if head.startswith(b"%PDF-"):
+    if head[:1] == b"<":
+        lower = head[:16].lower()
+        for prefix in _HTML_PREFIXES:
+            if lower.startswith(prefix) and len(head) > len(prefix) \
+                    and head[len(prefix)] in b" >":
+                return "text/html; charset=utf-8"
+    elif head.startswith(b"%PDF-"):
         return "application/pdf"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
+    elif head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
+    elif head.startswith((b"GIF87a", b"GIF89a")):
         return "image/gif"
-    if any(b < 0x20 and b not in b"\t\n\x0c\r\x1b" for b in body[:512]):
+    if _BINARY.search(body, 0, 512) is not None:
         return "application/octet-stream"
     return "text/plain; charset=utf-8"
 
@@ -96,6 +101,7 @@ class PHPHandler:
         # the fast reply path byte for byte with aiohttp's
         self.hooks_possible = True
         self.fast_path = True
+        self._heads = fastreply.HeadCache()
         self.cfg = cfg
         self.scheme = scheme
         self.log = logger
@@ -207,33 +213,42 @@ class PHPHandler:
         fast = self.fast_path and fastreply.eligible(request) and not (
             self.hooks_possible and has_hooks(request))
         body = p.body
-        if not p.context:
-            ctype = sniff(body) if body else None
-            if fast:
-                sent = fastreply.send(request, 200, (), body, ctype)
+        context = p.context
+        if fast:
+            rendered = self._heads.get(context) if not p.flags & CODEC_PROTO else False
+            if rendered is False:
+                rendered = self._render(context, p.flags)
+            if rendered is not None:
+                assert isinstance(rendered, fastreply.Head)
+                ctype = sniff(body) if body and not rendered.has_type else None
+                sent = fastreply.send(request, rendered, body, ctype)
                 if sent is not None:
                     return sent
-            return web.Response(status=200, body=body,
-                                headers={"Content-Type": ctype} if ctype else None)
+        if not context:
+            headers = {"Content-Type": sniff(body)} if body else None
+            return web.Response(status=200, body=body, headers=headers)
         reply = self._decode(p)
         if isinstance(reply, web.Response):
             return reply
         if reply.status < 200:
             self._interim(request, reply)
             return web.Response(status=200)
-        if fast:
-            ctype = None
-            if body:
-                ctype = sniff(body)
-                for name, _ in reply.headers:
-                    if name.lower() == "content-type":
-                        ctype = None
-                        break
-            sent = fastreply.send(request, reply.status, reply.headers, body, ctype)
-            if sent is not None:
-                return sent
         return web.Response(status=reply.status, body=body,
                             headers=self._headers(request, reply, body))
+
+    def _render(self, context: bytes, flags: int) -> fastreply.Head | None:
+        """Decode a reply context for the fast path and remember the result."""
+        if not context:
+            rendered = fastreply.head(200, ())
+        else:
+            try:
+                reply = decode(context, flags)
+            except ReplyError:
+                return None  # the aiohttp path reports it
+            rendered = fastreply.head(reply.status, reply.headers)
+        if not flags & CODEC_PROTO:
+            self._heads.put(context, rendered)
+        return rendered
 
     async def streamed(self, request: web.BaseRequest, first: Payload,
                        frames: object) -> web.StreamResponse:
