@@ -9,6 +9,7 @@ streamed response is sent while the handler is still running.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -31,8 +32,18 @@ def add_hook(request: web.BaseRequest, hook: Hook, late: bool = False) -> None:
         hooks.append(hook)
 
 
+def state(request: web.BaseRequest) -> dict[Any, Any]:
+    """The request's own mapping as a dict.
+
+    ``request.get`` is the generic ``Mapping.get``, which raises and catches KeyError for
+    every absent key; the hot path asks for several keys that are absent on almost every
+    request (hooks, uploads, middleware data), so it reads the dict behind it directly."""
+    return request._state
+
+
 def has_hooks(request: web.BaseRequest) -> bool:
-    return bool(request.get(HOOKS) or request.get(LATE_HOOKS))
+    st = request._state
+    return bool(st.get(HOOKS) or st.get(LATE_HOOKS))
 
 
 def finalize(request: web.BaseRequest, response: web.StreamResponse) -> None:

@@ -7,11 +7,13 @@ cost (multidict views, URL objects) and works on the raw header list instead.
 from __future__ import annotations
 
 import json
+import json.encoder
 from typing import Any
 
 from aiohttp.web import BaseRequest
 
 from rr.http.canonical import canonical
+from rr.http.chain import state
 from rr.http.cookies import parse_cookies
 
 # Keys under which middleware leave per-request data in the request mapping.
@@ -20,6 +22,17 @@ EXTRA_HEADERS = "rr.extra_headers"      # list[(name, value)]: added by the head
 
 _SKIP = frozenset({"Host", "Transfer-Encoding"})
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+# The C encoder behind _dumps, built once: JSONEncoder.encode builds a new one per call.
+# No circular-reference markers: the context is a tree we just made.
+_c_encoder = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+_encode_chunks = None if _c_encoder is None else _c_encoder(
+    None, None, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+
+
+def _encode(ctx: dict[str, Any]) -> bytes:
+    if _encode_chunks is None:  # pragma: no cover - CPython always has the C encoder
+        return _encode(ctx)
+    return "".join(_encode_chunks(ctx, 0)).encode()
 
 
 def _decode(value: bytes) -> str:
@@ -40,7 +53,7 @@ def headers_of(request: BaseRequest) -> dict[str, list[str]]:
             headers[name] = [_decode(raw_value)]
         else:
             lst.append(_decode(raw_value))
-    extra = request.get(EXTRA_HEADERS)
+    extra = state(request).get(EXTRA_HEADERS)
     if extra:
         for name, value in extra:
             headers.setdefault(canonical(name.encode("latin-1", "replace")), []).append(value)
@@ -92,7 +105,7 @@ def build_context(request: BaseRequest, scheme: str, parsed: bool,
         raw_query = raw_query[:hash_at]
     headers = headers_of(request)
     cookie_lines = headers.get("Cookie")
-    remote = request.get(REMOTE_ADDR)
+    remote = state(request).get(REMOTE_ADDR)
     ctx = {
         "remoteAddr": peer_host(request) if remote is None else remote,
         "protocol": protocol_of(request),
@@ -105,4 +118,4 @@ def build_context(request: BaseRequest, scheme: str, parsed: bool,
         "uploads": uploads,
         "attributes": None,
     }
-    return _dumps(ctx).encode()
+    return _encode(ctx)

@@ -12,7 +12,7 @@ import time
 from aiohttp import web
 
 from rr.http.accesslog import AccessLog
-from rr.http.chain import UPLOADED, Handler, finalize
+from rr.http.chain import UPLOADED, Handler, finalize, state
 from rr.http.uploads import remove
 
 
@@ -23,8 +23,9 @@ class Entry:
         self.log = logger
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        start = time.time_ns()
-        t0 = time.perf_counter_ns()
+        logging_on = self.access.enabled()
+        start = time.time_ns() if logging_on else 0
+        t0 = time.perf_counter_ns() if logging_on else 0
         resp: web.StreamResponse | None = None
         try:
             try:
@@ -36,7 +37,7 @@ class Entry:
             # before the last bytes leave, as RoadRunner does (its deferred cleanup runs
             # before Go flushes the buffered response): a client that has its answer can
             # rely on the files being gone.
-            created = request.get(UPLOADED)
+            created = state(request).get(UPLOADED)
             if created:
                 request[UPLOADED] = None
                 remove(created)
@@ -53,8 +54,8 @@ class Entry:
                 pass
             return resp
         finally:
-            created = request.get(UPLOADED)
+            created = state(request).get(UPLOADED)
             if created:
                 remove(created)
-            if self.access.enabled():
+            if logging_on:
                 self.access.emit(request, resp, start, time.perf_counter_ns() - t0)

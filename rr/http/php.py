@@ -115,7 +115,9 @@ class PHPHandler:
             body = b""
         else:
             try:
-                body = await bodymod.read_limited(request, cfg.max_request_size)
+                # most requests have no body: skip the read coroutine for them
+                body = await bodymod.read_limited(request, cfg.max_request_size) \
+                    if request.body_exists else b""
             except bodymod.BodyTooLarge:
                 resp = text_response(413, bodymod.TOO_LARGE)
                 resp.force_close()
@@ -124,7 +126,8 @@ class PHPHandler:
                 resp = web.Response(status=400)
                 resp.force_close()
                 return resp
-            request[READ_BYTES] = len(body)
+            if body:
+                request[READ_BYTES] = len(body)
             ct = request.headers.get("Content-Type", "")
             if cfg.raw_body or not ct:
                 pass
