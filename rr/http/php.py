@@ -19,7 +19,7 @@ from rr.goridge.frame import CODEC_JSON, CODEC_PROTO
 from rr.http import body as bodymod
 from rr.http import fastreply
 from rr.http.accesslog import WRITE_BYTES
-from rr.http.chain import READ_BYTES, UPLOADED, finalize, has_hooks, text_response
+from rr.http.chain import READ_BYTES, UPLOADED, finalize, has_hooks, state, text_response
 from rr.http.context import build_context
 from rr.http.reply import Reply, ReplyError, decode
 from rr.http.uploads import UploadsConfig
@@ -213,8 +213,10 @@ class PHPHandler:
         return headers
 
     def single(self, request: web.BaseRequest, p: Payload) -> web.StreamResponse:
+        # uploaded temp files must be gone before the client sees the end of the reply
+        # (Entry removes them before aiohttp writes): those requests take aiohttp's path
         fast = self.fast_path and fastreply.eligible(request) and not (
-            self.hooks_possible and has_hooks(request))
+            self.hooks_possible and has_hooks(request)) and UPLOADED not in state(request)
         body = p.body
         context = p.context
         if fast:
