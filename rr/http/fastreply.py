@@ -9,17 +9,19 @@ the handler returns a ``Sent`` marker that satisfies aiohttp's and our own finis
 steps without doing anything.
 
 Anything unusual is left to the aiohttp path: HTTP/1.0 or a closing connection (the
-``Connection`` header logic), HEAD / 204 / 304 (bodiless responses), unknown reason
-phrases, headers that steer framing (``Transfer-Encoding``, ``Connection``, ``Trailer``),
-CR/LF in a header (aiohttp refuses those), big bodies or a client that does not read
-(aiohttp waits for the socket to drain), and requests whose middleware registered hooks
-that must see the response.
+``Connection`` header logic), HEAD / 204 / 304 / 1xx (bodiless responses), unknown reason
+phrases, headers that steer framing (``Transfer-Encoding``, ``Connection``, ``Trailer``)
+or a worker's own ``Date``, CR/LF in a header (aiohttp refuses those), big bodies or a
+client that does not read (aiohttp waits for the socket to drain), requests whose
+middleware registered hooks that must see the response, and requests with uploads (their
+temp files are removed before the last byte leaves).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import cast
 
 from aiohttp import web
@@ -45,7 +47,8 @@ class Sent:
     __slots__ = ("status", "content_length")
     prepared = True
     keep_alive = True
-    headers: dict[str, str] = {}
+    # read-only: a middleware that tried to add headers after the fact would be too late
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, status: int, content_length: int) -> None:
         self.status = status
