@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -61,12 +62,19 @@ def _series(registry: CollectorRegistry) -> _Series:
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._s = _series(registry)
+        # labelled children by status: ``labels()`` takes a lock and builds a key tuple on
+        # every call, and this runs once per request
+        self._by_status: dict[int, tuple[Any, Any]] = {}
 
     def request(self, status: int, seconds: float) -> None:
         """One response sent (any status, including the server's own 500/503)."""
-        label = str(status)
-        self._s.requests.labels(label).inc()
-        self._s.duration.labels(label).observe(max(seconds, 0.0))
+        children = self._by_status.get(status)
+        if children is None:
+            label = str(status)
+            children = (self._s.requests.labels(label), self._s.duration.labels(label))
+            self._by_status[status] = children
+        children[0].inc()
+        children[1].observe(max(seconds, 0.0))
 
     @contextmanager
     def queued(self) -> Iterator[None]:
