@@ -225,3 +225,30 @@ def _sniff_reference(body: bytes) -> str:
               st.binary(max_size=40))))
 def test_sniff_matches_reference(body: bytes) -> None:
     assert sniff(body) == _sniff_reference(body)
+
+
+async def test_client_that_does_not_read_gets_the_draining_path(rig: tuple[Rig, int]) -> None:
+    """Pipelined requests from a client that reads nothing: once the socket buffers are
+    full the fast path steps aside (aiohttp waits for the drain), and every reply still
+    arrives whole and in order."""
+    r, port = rig
+    body = bytes(range(256)) * 240  # 60 KiB, just under the fast path's limit
+    r.pool.reply = Payload(ctx(200, {"Content-Type": ["application/octet-stream"]}), body,
+                           CODEC_JSON)
+    count = 300  # ~18 MB: more than loopback socket buffers hold
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    try:
+        writer.write(GET * count)
+        deadline = asyncio.get_running_loop().time() + 30
+        while all(isinstance(x, Sent) for x in r.results):
+            assert asyncio.get_running_loop().time() < deadline, "never backed up"
+            await asyncio.sleep(0.05)
+        for _ in range(count):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"\r\nContent-Length: 61440\r\n" in head
+            assert await asyncio.wait_for(reader.readexactly(len(body)), 30) == body
+    finally:
+        writer.close()
+    assert len(r.results) == count
+    assert any(isinstance(x, Sent) for x in r.results)
