@@ -3,8 +3,9 @@
     python bench/http.py [--workers N] [--duration 10s] [--connections 32] [--only hello,boot]
 
 Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
-req/s, p50 and p99 with the rr/fpm ratio. Absolute numbers drift on a shared machine;
-compare the ratios of one run.
+req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process spent per
+request (the figure to compare between versions of rr: it drifts far less than req/s).
+Absolute numbers drift on a shared machine; compare the ratios of one run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PHP_SRC = Path(__file__).resolve().parent / "php"
@@ -143,7 +146,9 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
-def wrk(url: str, duration: str, connections: int) -> tuple[float, float, float]:
+def wrk(url: str, duration: str, connections: int, count: bool = False
+        ) -> tuple[tuple[float, float, float], int]:
+    """(req/s, p50 ms, p99 ms) and the number of requests completed."""
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", url],
                          capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out or "Socket errors" in out:
@@ -156,7 +161,8 @@ def wrk(url: str, duration: str, connections: int) -> tuple[float, float, float]
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
         return float(m.group(1)) * scale
 
-    return rps, pct("50"), pct("99")
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return (rps, pct("50"), pct("99")), done
 
 
 def main() -> int:
@@ -179,22 +185,31 @@ def main() -> int:
             workers = args.boot_workers if s == "boot" else args.workers
             procs, fpm_port = start_fpm(tmp, app, workers)
             try:
-                fpm = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration, args.connections)
+                fpm, _ = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
+                             args.connections)
             finally:
                 stop(procs)
             procs, port = start_rr(tmp, app, s, workers)
             try:
-                rr = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections)
+                server = psutil.Process(procs[0].pid)
+                before = server.cpu_times()
+                rr, done = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections,
+                               count=True)
+                after = server.cpu_times()
+                cpu_us = ((after.user - before.user) + (after.system - before.system)) \
+                    / max(done, 1) * 1e6
             finally:
                 stop(procs)
-            rows.append((s, workers, fpm, rr))
+            rows.append((s, workers, fpm, rr, cpu_us))
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {os.cpu_count()} cores")
+    print("rr cpu/req: CPU time (user+system) of the rr process per request; steadier than "
+          "req/s on a shared machine")
     print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
-          f"{'rr req/s':>10} {'p50':>8} {'p99':>8} | {'ratio':>6}")
-    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99) in rows:
+          f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'cpu/req':>8} | {'ratio':>6}")
+    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us in rows:
         print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
-              f"{r50:7.2f}ms {r99:7.2f}ms | {r_rps / f_rps:5.2f}x")
+              f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us | {r_rps / f_rps:5.2f}x")
     return 0
 
 
