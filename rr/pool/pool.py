@@ -80,6 +80,7 @@ class Pool:
         self._supervisor: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.target = 0 if config.debug else config.num_workers
+        self._exec_ttl = config.exec_ttl  # read on every request
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -222,7 +223,7 @@ class Pool:
     async def _read(self, w: Worker) -> Payload:
         """Read one reply frame with exec_ttl; classify it (spec §4.2)."""
         fut = w.recv()
-        ttl = self.cfg.exec_ttl
+        ttl = self._exec_ttl
         handle = None
         if ttl > 0:
             handle = asyncio.get_running_loop().call_later(ttl, _expire, w, fut)
@@ -593,9 +594,13 @@ class _StreamCall:
         return self.frames
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.frames is not None
+        frames = self.frames
+        assert frames is not None
         try:
-            await self.frames.finish()
+            if frames.finished and not frames.failed:
+                self.pool._done(frames.w)  # the common case: no coroutine needed
+            else:
+                await frames.finish()
         finally:
             self.pool._queued -= 1
 
