@@ -34,6 +34,7 @@ from aio_pika.abc import (
 )
 from aiormq.abc import DeliveredMessage
 
+from drivers.amqp_acks import AckWindow
 from drivers.amqp_codec import Int32, envelope, job_from_message, routing_key_for
 from drivers.amqp_config import EMPTY_QUEUE, EMPTY_ROUTING_KEY, AMQPConfig
 from rr.errors import RRError
@@ -65,10 +66,13 @@ class AMQPDelivery(Delivery):
     decoding the frames themselves."""
 
     def __init__(self, driver: AMQPDriver, message: DeliveredMessage, job: Job,
-                 channel: AbstractChannel, generation: int) -> None:
+                 channel: AbstractChannel, generation: int,
+                 window: AckWindow | None) -> None:
         self.job = job
         self.message = message
         self.channel = channel
+        #: coalesces this channel's acks; None under multiple_ack (acks go out directly)
+        self.window = window
         self.delivery_tag: int = message.delivery_tag or 0
         self.generation = generation
         self.auto_acked = False
@@ -93,6 +97,11 @@ class AMQPDelivery(Delivery):
     async def _settle(self, ack: bool, requeue: bool = False, multiple: bool = False) -> None:
         if not self._channel_alive():
             raise RRError(CHANNEL_GONE)
+        window = self.window
+        if ack and not multiple and window is not None:
+            # sent with the next flush, coalesced with its neighbours (drivers/amqp_acks)
+            window.ack(self.delivery_tag)
+            return
         try:
             underlay = self.message.channel
             if ack:
@@ -101,10 +110,16 @@ class AMQPDelivery(Delivery):
                 await underlay.basic_nack(self.delivery_tag, multiple=False, requeue=requeue)
         except _TRANSIENT as exc:
             raise RRError(f"{CHANNEL_GONE} ({exc!r})") from exc
+        if window is not None:
+            # written: from now on a multiple ack above this tag cannot overtake it
+            window.settled(self.delivery_tag)
 
     async def ack(self) -> None:
         self._claim()
         if not self.auto_acked:
+            # multiple_ack keeps RoadRunner's meaning: basic.ack(multiple=true) right away,
+            # which also acks every lower tag of the channel - including jobs still in
+            # other workers, so a crash then loses them. The default coalesces safely.
             await self._settle(True, multiple=self._driver.cfg.multiple_ack)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
@@ -152,6 +167,7 @@ class AMQPDriver(Driver):
         self._publish_ch: AbstractChannel | None = None
         self._state_ch: AbstractChannel | None = None
         self._consume_ch: AbstractChannel | None = None
+        self._ack_window: AckWindow | None = None
         self._exchange: AbstractExchange | None = None
         self._consumer_tag: str | None = None
         self._consume_queue: AbstractQueue | None = None
@@ -250,6 +266,9 @@ class AMQPDriver(Driver):
         conn = self._conn
         self.generation += 1
         self._conn = self._publish_ch = self._state_ch = self._consume_ch = None
+        if self._ack_window is not None:
+            self._ack_window.close()
+            self._ack_window = None
         self._exchange = None
         self._consumer_tag = None
         self._drop_buffer()
@@ -299,6 +318,9 @@ class AMQPDriver(Driver):
             channel = await self._conn.channel(publisher_confirms=False)
             channel.close_callbacks.add(self._on_close(self.generation, "consume channel"))
             await channel.set_qos(prefetch_count=self.cfg.prefetch)
+            if self._ack_window is not None:
+                self._ack_window.close()
+            self._ack_window = None
             self._consume_ch = channel
         if self.cfg.queue_declare:
             queue = await self._declare_queue(channel)
@@ -306,6 +328,8 @@ class AMQPDriver(Driver):
             queue = await channel.get_queue(self.cfg.queue, ensure=False)
         self._consume_queue = queue
         underlay = await channel.get_underlay_channel()
+        if self._ack_window is None and not self.cfg.multiple_ack:
+            self._ack_window = AckWindow(underlay, self.cfg.prefetch)
         result = await underlay.basic_consume(
             queue=queue.name, consumer_callback=self._on_message_for(channel, self.generation),
             no_ack=False, consumer_tag=self.cfg.consumer_id or None)
@@ -316,20 +340,25 @@ class AMQPDriver(Driver):
     def _on_message_for(self, channel: AbstractChannel, generation: int
                         ) -> Callable[[DeliveredMessage], Any]:
         offer = getattr(self.sink, "offer", None)
+        window = self._ack_window
 
         async def on_message(message: DeliveredMessage) -> None:
+            tag = message.delivery_tag or 0
             if self.stopped or not self._consuming or channel is not self._consume_ch:
                 # arrived after pause/stop raced the cancel: give it straight back
                 with contextlib.suppress(Exception):
-                    await message.channel.basic_nack(message.delivery_tag or 0,
-                                                     requeue=True)
+                    await message.channel.basic_nack(tag, requeue=True)
+                    if window is not None:
+                        window.settled(tag)
                 return
-            job = job_from_message(message.header.properties.headers or {}, message.body,
+            job = job_from_message(message.header.properties.headers, message.body,
                                    self.pipeline, self.cfg.priority)
-            delivery = AMQPDelivery(self, message, job, channel, generation)
+            delivery = AMQPDelivery(self, message, job, channel, generation, window)
             if job.auto_ack:
-                await message.channel.basic_ack(delivery.delivery_tag)
+                await message.channel.basic_ack(tag)
                 delivery.auto_acked = True
+                if window is not None:
+                    window.settled(tag)
             # straight into the shared queue while it has room and nothing is waiting
             # ahead of this delivery; otherwise the listener hands it over in order
             if offer is None or self._backlog or not offer(delivery):
@@ -462,6 +491,9 @@ class AMQPDriver(Driver):
         if self.stopped:
             return
         await self._stop_listening()
+        if self._ack_window is not None:
+            # acks the core gave before the stop go out before the connection closes
+            await self._ack_window.flush()
         if self.cfg.delete_queue_on_stop and self.cfg.queue and self._publish_ch is not None:
             try:
                 await self._publish_ch.queue_delete(self.cfg.queue)
