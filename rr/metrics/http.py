@@ -8,15 +8,15 @@ share the same series.
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from rr.metrics.shared import PerRegistry
 
 DURATION_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60)
 
@@ -30,33 +30,26 @@ class _Series:
     uptime: Gauge
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Series] = \
-    weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+def _make_series(registry: CollectorRegistry) -> _Series:
+    started = time.monotonic()
+    uptime = Gauge("rr_http_uptime_seconds", "Uptime in seconds", registry=registry)
+    uptime.set_function(lambda: time.monotonic() - started)
+    return _Series(
+        requests=Counter("rr_http_request_total", "Total number of handled http "
+                         "requests after server restart.", ["status"],
+                         registry=registry),
+        duration=Histogram("rr_http_request_duration_seconds", "HTTP request "
+                           "duration.", ["status"], buckets=DURATION_BUCKETS,
+                           registry=registry),
+        queue=Gauge("rr_http_requests_queue", "Total number of queued requests.",
+                    registry=registry),
+        no_free_workers=Counter("rr_http_no_free_workers_total", "Total number of "
+                                "NoFreeWorkers occurrences.", registry=registry),
+        uptime=uptime,
+    )
 
 
-def _series(registry: CollectorRegistry) -> _Series:
-    with _lock:
-        found = _by_registry.get(registry)
-        if found is None:
-            started = time.monotonic()
-            uptime = Gauge("rr_http_uptime_seconds", "Uptime in seconds", registry=registry)
-            uptime.set_function(lambda: time.monotonic() - started)
-            found = _Series(
-                requests=Counter("rr_http_request_total", "Total number of handled http "
-                                 "requests after server restart.", ["status"],
-                                 registry=registry),
-                duration=Histogram("rr_http_request_duration_seconds", "HTTP request "
-                                   "duration.", ["status"], buckets=DURATION_BUCKETS,
-                                   registry=registry),
-                queue=Gauge("rr_http_requests_queue", "Total number of queued requests.",
-                            registry=registry),
-                no_free_workers=Counter("rr_http_no_free_workers_total", "Total number of "
-                                        "NoFreeWorkers occurrences.", registry=registry),
-                uptime=uptime,
-            )
-            _by_registry[registry] = found
-        return found
+_series = PerRegistry(_make_series)
 
 
 class HttpMetrics:

@@ -14,12 +14,12 @@ share the same series.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from rr.metrics.shared import PerRegistry
 
 Outcome = Literal["ok", "error", "requeued", "dead_lettered"]
 OUTCOMES: tuple[str, ...] = ("ok", "error", "requeued", "dead_lettered")
@@ -38,40 +38,33 @@ class _Series:
     processing: Histogram
 
 
-_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, _Series] = \
-    weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _series(registry: CollectorRegistry) -> _Series:
-    with _lock:
-        found = _by_registry.get(registry)
-        if found is None:
-            push_labels = ["job", "driver", "source"]
-            found = _Series(
-                jobs_ok=Gauge("rr_jobs_jobs_ok", "Number of successfully processed jobs",
-                              registry=registry),
-                jobs_err=Gauge("rr_jobs_jobs_err", "Number of jobs error while processing "
-                               "in the worker", registry=registry),
-                jobs_requeue=Gauge("rr_jobs_jobs_requeue", "Number of requeued jobs",
-                                   registry=registry),
-                push_ok=Gauge("rr_jobs_push_ok", "Number of job push", registry=registry),
-                push_err=Gauge("rr_jobs_push_err", "Number of jobs push which was failed",
+def _make_series(registry: CollectorRegistry) -> _Series:
+    push_labels = ["job", "driver", "source"]
+    return _Series(
+        jobs_ok=Gauge("rr_jobs_jobs_ok", "Number of successfully processed jobs",
+                      registry=registry),
+        jobs_err=Gauge("rr_jobs_jobs_err", "Number of jobs error while processing "
+                       "in the worker", registry=registry),
+        jobs_requeue=Gauge("rr_jobs_jobs_requeue", "Number of requeued jobs",
+                           registry=registry),
+        push_ok=Gauge("rr_jobs_push_ok", "Number of job push", registry=registry),
+        push_err=Gauge("rr_jobs_push_err", "Number of jobs push which was failed",
+                       registry=registry),
+        push_latency=Histogram("rr_jobs_push_latency", "Histogram represents latency "
+                               "for the push operation", push_labels,
                                registry=registry),
-                push_latency=Histogram("rr_jobs_push_latency", "Histogram represents latency "
-                                       "for the push operation", push_labels,
-                                       registry=registry),
-                requests=Counter("rr_jobs_requests_total", "Total number of push requests",
-                                 push_labels, registry=registry),
-                pipeline_jobs=Counter("rr_jobs_pipeline_jobs_total",
-                                      "Jobs finished per pipeline and outcome",
-                                      ["pipeline", "outcome"], registry=registry),
-                processing=Histogram("rr_jobs_pipeline_processing_seconds",
-                                     "Time a worker spent on a job, per pipeline",
-                                     ["pipeline"], registry=registry),
-            )
-            _by_registry[registry] = found
-        return found
+        requests=Counter("rr_jobs_requests_total", "Total number of push requests",
+                         push_labels, registry=registry),
+        pipeline_jobs=Counter("rr_jobs_pipeline_jobs_total",
+                              "Jobs finished per pipeline and outcome",
+                              ["pipeline", "outcome"], registry=registry),
+        processing=Histogram("rr_jobs_pipeline_processing_seconds",
+                             "Time a worker spent on a job, per pipeline",
+                             ["pipeline"], registry=registry),
+    )
+
+
+_series = PerRegistry(_make_series)
 
 
 class JobsMetrics:
