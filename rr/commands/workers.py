@@ -231,6 +231,9 @@ def run(args: argparse.Namespace) -> int:
                 render(client, plugins, out, colour)
     except DialError as e:
         return fail(str(e))
+    except BrokenPipeError:
+        # stdout closed early (`rr workers | head`): not an RPC problem
+        return 0
     except OSError as e:
         return fail(f"rpc connection to {address} failed: {e}")
     return 0
