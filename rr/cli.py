@@ -16,6 +16,10 @@ from rr import __version__
 
 COMMANDS = ["serve", "reset", "workers", "stop", "jobs", "cron"]
 
+#: where rr was started from, before `rr serve` changes into the config's directory
+#: (SIGUSR2 re-executes the same command line from here)
+ORIGINAL_CWD = os.getcwd()
+
 
 def version_line() -> str:
     return (f"rr version {__version__} (build time: python, {platform.python_implementation()} "

@@ -58,6 +58,7 @@ class Server:
         self.app = App(config)
         self.started: list[Plugin] = []
         self.grace = config.section("endure").duration("grace_period", 30.0) or 30.0
+        self.restart = False
 
     def say(self, text: str) -> None:
         if not self.silent:
@@ -104,8 +105,16 @@ class Server:
             self.say(f"stop signal received, grace timeout is: {int(self.grace)} seconds")
             stop_event.set()
 
+        def on_restart() -> None:
+            if stop_event.is_set():
+                return
+            self.say("restart signal [SIGUSR2] received")
+            self.restart = True
+            stop_event.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             loop.add_signal_handler(sig, on_signal, sig)
+        loop.add_signal_handler(signal.SIGUSR2, on_restart)
         self.app._on_failure.append(stop_event.set)
 
         try:
@@ -137,6 +146,22 @@ def run(config: Config, silent: bool = False) -> int:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         runner = asyncio.run
+    code = 1
     with contextlib.suppress(KeyboardInterrupt):
-        return int(runner(server.run()))
-    return 1
+        code = int(runner(server.run()))
+    if server.restart and code == 0:
+        reexec()
+    return code
+
+
+def reexec() -> None:
+    """SIGUSR2: everything is stopped; start again as the same command, from the same
+    directory, with the same environment (a new config or code is picked up)."""
+    import os
+
+    from rr.cli import ORIGINAL_CWD
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(ORIGINAL_CWD)
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

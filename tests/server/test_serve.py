@@ -116,3 +116,24 @@ def test_config_errors_exit_1(tmp_path: Path) -> None:
     res = run_cli("serve", "-c", "c.yaml", cwd=tmp_path)
     assert res.returncode == 1
     assert "command should not be empty" in res.stderr + res.stdout
+
+
+def test_sigusr2_restarts_in_place(tmp_path: Path) -> None:
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    rr = RRProcess(config(port), tmp_path).start()
+    try:
+        before = {w["pid"] for w in rpc(address, "informer.Workers", "http")["workers"]}
+        rr.signal(signal.SIGUSR2)
+        rr.wait_output("restart signal [SIGUSR2] received")
+        deadline = time.monotonic() + 30
+        while rr.output.count("RoadRunner server started") < 2:
+            assert time.monotonic() < deadline, rr.output
+            assert rr.proc is not None and rr.proc.poll() is None, rr.output
+            time.sleep(0.05)
+        after = {w["pid"] for w in rpc(address, "informer.Workers", "http")["workers"]}
+        assert len(after) == 1 and not (after & before)
+        rr.signal(signal.SIGTERM)
+        assert rr.wait(30) == 0
+    finally:
+        rr.kill()
