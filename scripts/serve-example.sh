@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec rr serve -c .rr.yaml.example "$@"
+exec python3 -m rr serve -c .rr.yaml.example "$@"

@@ -7,7 +7,7 @@ DIR=/tmp/rr-services
 mkdir -p "$DIR"
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 if answers; then echo "moto: 127.0.0.1:$PORT already answers"; exit 0; fi
-nohup moto_server -H 127.0.0.1 -p "$PORT" >"$DIR/moto-$PORT.log" 2>&1 &
+nohup python3 -m moto.server -H 127.0.0.1 -p "$PORT" >"$DIR/moto-$PORT.log" 2>&1 &
 echo $! >"$DIR/moto-$PORT.pid"
 for _ in $(seq 1 200); do
   if answers; then echo "moto: started on 127.0.0.1:$PORT (pid $(cat "$DIR/moto-$PORT.pid"))"; exit 0; fi

