@@ -7,7 +7,8 @@ exports capitalised method names, so RoadRunner can never define a method that c
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rr.errors import RRError
 from rr.jobs.proto import jobs_pb2
@@ -17,6 +18,8 @@ from rr.rpc.registry import Registry, RPCError
 
 if TYPE_CHECKING:
     from rr.jobs.plugin import JobsPlugin
+
+T = TypeVar("T")
 
 # generated code has no type stubs in the tree
 pb: Any = jobs_pb2
@@ -35,51 +38,45 @@ def _err(e: Exception) -> RPCError:
     return e if isinstance(e, RPCError) else RPCError(str(e))
 
 
+async def _answer(op: Awaitable[T]) -> T:
+    """Driver/pipeline failures are answers to the client (an error frame with their
+    text), not server faults to log with a traceback."""
+    try:
+        return await op
+    except Exception as e:
+        raise _err(e) from None
+
+
 def register(rpc: Registry, jobs: JobsPlugin) -> None:
     async def push(req: Any) -> Any:
         if not req.HasField("job"):
             raise RPCError("job is required")
         if not req.job.id:
             raise RPCError("empty ID field not allowed")
-        try:
-            await jobs.push(job_from_proto(req.job), "single")
-        except Exception as e:
-            raise _err(e) from None
+        await _answer(jobs.push(job_from_proto(req.job), "single"))
         return pb.Empty()
 
     async def push_batch(req: Any) -> Any:
         # in order, stopping at the first error (IDs are not checked, as RoadRunner)
-        try:
-            for m in req.jobs:
-                await jobs.push(job_from_proto(m), "batch")
-        except Exception as e:
-            raise _err(e) from None
+        for m in req.jobs:
+            await _answer(jobs.push(job_from_proto(m), "batch"))
         return pb.Empty()
 
     async def pause(req: Any) -> Any:
-        try:
-            for name in req.pipelines:
-                await jobs.pause(name)
-        except Exception as e:
-            raise _err(e) from None
+        for name in req.pipelines:
+            await _answer(jobs.pause(name))
         return pb.Empty()
 
     async def resume(req: Any) -> Any:
-        try:
-            for name in req.pipelines:
-                await jobs.resume(name)
-        except Exception as e:
-            raise _err(e) from None
+        for name in req.pipelines:
+            await _answer(jobs.resume(name))
         return pb.Empty()
 
     async def list_(req: Any) -> Any:
         return pb.Pipelines(pipelines=list(jobs.pipelines))
 
     async def declare(req: Any) -> Any:
-        try:
-            await jobs.declare(dict(req.pipeline))
-        except Exception as e:
-            raise _err(e) from None
+        await _answer(jobs.declare(dict(req.pipeline)))
         return pb.Empty()
 
     async def destroy(req: Any) -> Any:
@@ -99,10 +96,7 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
         return pb.Pipelines(pipelines=done)
 
     async def stat(req: Any) -> Any:
-        try:
-            states = await jobs.states()
-        except Exception as e:
-            raise _err(e) from None
+        states = await _answer(jobs.states())
         return pb.Stats(stats=[
             pb.Stat(pipeline=s.pipeline, driver=s.driver, queue=s.queue, active=s.active,
                     delayed=s.delayed, reserved=s.reserved, ready=s.ready,
