@@ -131,8 +131,11 @@ class Pool:
         self._idle.clear()
         await asyncio.gather(*(w.stop(self.cfg.stop_grace) for w in workers),
                              return_exceptions=True)
-        for t in list(self._tasks):
+        pending = list(self._tasks)
+        for t in pending:
             t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         self.workers_set.clear()
 
     # -- informer / status -------------------------------------------------------------

@@ -186,22 +186,26 @@ class Worker:
 
     async def stop(self, grace: float) -> None:
         """Stop command, then SIGKILL after ``grace`` seconds."""
-        if not self.exited.done():
-            try:
-                if self._broken is None and self.channel is not None:
-                    self.channel.write(STOP_COMMAND)
-            except Exception:  # noqa: BLE001 - the process may be gone already
-                pass
-            try:
-                await asyncio.wait_for(asyncio.shield(self.exited), grace)
-            except TimeoutError:
-                self.log.warning("worker doesn't respond on stop command, killing process",
-                                 extra={"fields": {"pid": self.pid}})
-                self.kill()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.exited), 5)
-        if self.channel is not None:
-            self.channel.close()
+        try:
+            if not self.exited.done():
+                try:
+                    if self._broken is None and self.channel is not None:
+                        self.channel.write(STOP_COMMAND)
+                except Exception:  # noqa: BLE001 - the process may be gone already
+                    pass
+                try:
+                    await asyncio.wait_for(asyncio.shield(self.exited), grace)
+                except TimeoutError:
+                    self.log.warning("worker doesn't respond on stop command, killing process",
+                                     extra={"fields": {"pid": self.pid}})
+                    self.kill()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(self.exited), 5)
+        finally:
+            # also when cancelled (pool destroy): a transport left open is closed by the
+            # garbage collector after the loop is gone
+            if self.channel is not None:
+                self.channel.close()
 
     # -- informer ------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
