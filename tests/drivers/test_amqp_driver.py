@@ -18,29 +18,17 @@ from drivers.amqp import AMQPDriver
 from drivers.amqp_codec import Int32, Int64, envelope, job_from_message
 from rr.config import Section
 from rr.errors import ConfigError, RRError
-from rr.pipeline.driver import Delivery, PipelineOptions
+from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job
 from tests.drivers.proxy import TCPProxy
+from tests.drivers.sink import Inbox
 
 pytestmark = pytest.mark.broker("rabbitmq")
 
 
-class Collector:
-    """A sink that records deliveries; after ``limit`` it blocks like a full PQ."""
-
+class Collector(Inbox):
     def __init__(self, limit: int | None = None) -> None:
-        self.deliveries: asyncio.Queue[Delivery] = asyncio.Queue()
-        self.limit = limit
-        self.accepted = 0
-
-    async def __call__(self, delivery: Delivery) -> None:
-        if self.limit is not None and self.accepted >= self.limit:
-            await asyncio.Event().wait()
-        self.accepted += 1
-        self.deliveries.put_nowait(delivery)
-
-    async def next(self, timeout: float = 20.0) -> Delivery:
-        return await asyncio.wait_for(self.deliveries.get(), timeout)
+        super().__init__(limit, timeout=20.0)
 
 
 def uniq(prefix: str = "t") -> str:
@@ -262,7 +250,7 @@ async def test_nack_and_requeue_semantics(make: Callable[..., AMQPDriver],
     assert copy.job.id == orig.job.id and copy.job.payload == b"3"
     assert copy.job.headers == {"keep": ["k"], "swap": ["new"], "attempt": ["2"]}
     await copy.ack()
-    assert sink.deliveries.empty()
+    assert sink.queue.empty()
     assert await count(rabbitmq_url, d.cfg.queue) == 0
 
 
@@ -357,7 +345,7 @@ async def test_pause_keeps_jobs_on_the_broker(make: Callable[..., AMQPDriver]) -
     assert not (await d.state()).ready
     await d.push(job(d.pipeline, b"while-paused"))
     assert (await d.state()).active == 1
-    assert sink.deliveries.empty()
+    assert sink.queue.empty()
     await d.resume()
     got = await sink.next()
     assert got.job.payload == b"while-paused"

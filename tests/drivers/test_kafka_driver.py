@@ -15,9 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from drivers.kafka import KafkaDriver
 from rr.config import Section
 from rr.errors import ConfigError, RRError
-from rr.pipeline.driver import Delivery, PipelineOptions
+from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job
 from tests.drivers.services import kafka_brokers  # noqa: F401 - fixture
+from tests.drivers.sink import Inbox
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -31,26 +32,6 @@ async def make_topic(brokers: str, partitions: int = 1) -> str:
     finally:
         await admin.close()
     return topic
-
-
-class Inbox:
-    """The sink: collects deliveries like the jobs core's priority queue would."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
-
-    async def __call__(self, delivery: Delivery) -> None:
-        await self.queue.put(delivery)
-
-    async def next(self, timeout: float = 30) -> Delivery:
-        return await asyncio.wait_for(self.queue.get(), timeout)
-
-    async def nothing_for(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self.queue.get(), seconds)
-        except TimeoutError:
-            return True
-        return False
 
 
 DriverFactory = Callable[..., KafkaDriver]

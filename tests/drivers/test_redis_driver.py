@@ -27,9 +27,10 @@ from drivers.redis import (
 )
 from rr.config import Section
 from rr.errors import ConfigError, RRError
-from rr.pipeline.driver import Delivery, PipelineOptions
+from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job
 from tests.drivers.conftest import REDIS_PORT
+from tests.drivers.sink import Inbox
 
 REDIS_HOST = "127.0.0.1"
 
@@ -58,17 +59,12 @@ async def cleanup(raw: aioredis.Redis, stream: str) -> AsyncIterator[None]:
     await raw.delete(stream, f"{stream}:delayed")
 
 
-class Collector:
-    """A sink that records deliveries (the core's role in these tests)."""
-
+class Collector(Inbox):
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        super().__init__(timeout=10.0)
 
-    async def __call__(self, delivery: Delivery) -> None:
-        await self.queue.put(delivery)
-
-    async def next(self, timeout: float = 10.0) -> RedisDelivery:
-        d = await asyncio.wait_for(self.queue.get(), timeout)
+    async def next(self, timeout: float | None = None) -> RedisDelivery:
+        d = await super().next(timeout)
         assert isinstance(d, RedisDelivery)
         return d
 

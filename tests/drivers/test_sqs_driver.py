@@ -15,29 +15,12 @@ from aiobotocore.session import get_session
 from drivers.sqs import SQSDriver
 from rr.config import Section
 from rr.errors import ConfigError, RRError
-from rr.pipeline.driver import Delivery, PipelineOptions
+from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job
 from tests.drivers.services import sqs_endpoint  # noqa: F401 - fixture
+from tests.drivers.sink import Inbox
 
 pytestmark = pytest.mark.timeout(90)
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
-
-    async def __call__(self, delivery: Delivery) -> None:
-        await self.queue.put(delivery)
-
-    async def next(self, timeout: float = 30) -> Delivery:
-        return await asyncio.wait_for(self.queue.get(), timeout)
-
-    async def nothing_for(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self.queue.get(), seconds)
-        except TimeoutError:
-            return True
-        return False
 
 
 def section(endpoint: str) -> dict[str, Any]:
