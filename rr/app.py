@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from rr import __version__
-from rr.config import Config, Section
+from rr.config import Config, Section, command_list
 from rr.errors import ConfigError
 from rr.rpc.registry import Registry
 
@@ -54,15 +54,7 @@ class App:
     def worker_command(self, pool_section: Section) -> list[str]:
         """``<plugin>.pool.command`` or ``server.command``; a string splits on single spaces."""
         src = pool_section if pool_section.has("command") else self.config.section("server")
-        raw = src.raw("command")
-        if isinstance(raw, list):
-            cmd = [str(x) for x in raw]
-        elif raw is None or str(raw).strip() == "":
-            raise ConfigError("server.command: command should not be empty")
-        else:
-            s = str(raw)
-            # `-o server.command=php,worker.php` arrives as a comma list (viper semantics)
-            cmd = s.split(",") if "," in s and " " not in s else s.split(" ")
+        cmd = command_list(src.raw("command"))
         if not cmd or not cmd[0]:
             raise ConfigError("server.command: command should not be empty")
         return cmd

@@ -148,6 +148,19 @@ class Section(Mapping[str, Any]):
         return dict(self._data)
 
 
+def command_list(raw: Any) -> list[str]:
+    """A worker-style command (``server.command``, ``pool.command``, ``on_init.command``):
+    a YAML list verbatim, or a string split on single spaces (no shell); a string without
+    spaces but with commas is a list (``-o server.command=php,worker.php``, viper's
+    weak typing). Empty -> []."""
+    if isinstance(raw, list):
+        return [str(x) for x in raw]
+    if raw is None or str(raw).strip() == "":
+        return []
+    s = str(raw)
+    return s.split(",") if "," in s and " " not in s else s.split(" ")
+
+
 class Config(Section):
     """The whole effective configuration plus where it came from."""
 
@@ -169,4 +182,5 @@ def load(path: str | os.PathLike[str], overrides: list[str] | None = None) -> Co
     return load_config(str(path), overrides or [])
 
 
-__all__ = ["Config", "ConfigError", "Section", "load", "parse_duration", "yaml"]
+__all__ = ["Config", "ConfigError", "Section", "command_list", "load", "parse_duration",
+           "yaml"]

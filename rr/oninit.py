@@ -8,18 +8,14 @@ import asyncio
 import logging
 import os
 
-from rr.config import Section
+from rr.config import Section, command_list
 from rr.errors import ConfigError, RRError
 
 log = logging.getLogger("server")
 
 
 def command_of(section: Section) -> list[str]:
-    raw = section.raw("command")
-    if isinstance(raw, list):
-        cmd = [str(x) for x in raw]
-    else:
-        cmd = [p for p in str(raw or "").split(" ")] if raw else []
+    cmd = command_list(section.raw("command"))
     if not cmd or not cmd[0]:
         raise ConfigError("server.on_init.command: on_init command should not be empty")
     return cmd
