@@ -22,10 +22,20 @@ PHP_DIR = ROOT / "php"
 PHP_FIXTURES = ROOT / "tests" / "php"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port, never one this process handed out before: the kernel may
+    return the same ephemeral port to two consecutive binds once the first is closed, and
+    a config with two listeners on one port fails to start."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
