@@ -4,10 +4,18 @@ For each driver: start `rr serve` with one paused pipeline and 2 PHP workers tha
 every job (tests/php/jobs_echo.php), push N jobs with jobs.PushBatch over RPC (timed:
 the push rate), then jobs.Resume and wait until the jobs core counted N acked jobs
 (``rr_jobs_jobs_ok`` on the metrics endpoint; timed from the first ack: the consume
-rate). Then the
-broker's own client consumes + acks N messages without rr (bench/raw_clients.py;
-kafka/sqs from bench/raw_clients_kafka_sqs.py when present). The ratio is what rr costs
-on top of the client library.
+rate). Then two yardsticks without rr, on N fresh messages each:
+
+* raw client: the broker's client library consumes + acks with no work per message
+  (bench/raw_clients.py; kafka/sqs from bench/raw_clients_kafka_sqs.py);
+* raw + workers: the same client feeding the same two PHP workers over pipes, in the
+  leanest correct loop (bench/raw_with_workers.py) - the trip each job makes through rr,
+  minus rr.
+
+"rr / raw" is what the whole trip costs next to the client alone; for bulk-fetching
+brokers (redis, kafka) that is mostly the PHP round trip. "rr / raw+w" is what rr itself
+costs on top of the client and the workers. "CPU µs/job" is the CPU time rr (or the bare
+loop's process) spent per consumed job: steadier than the rates on a shared machine.
 
     python bench/drivers.py [N] [driver ...]      # default N=5000, all drivers
 
@@ -17,7 +25,6 @@ SQS (moto_server) is slow by itself (~70 msgs/s): it runs with N/20 jobs.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import os
@@ -57,6 +64,8 @@ class Target:
     raw: Callable[[int], Any] | None
     #: fraction of N used (slow brokers)
     scale: float = 1.0
+    #: the same client feeding two bare PHP workers: (jobs/s, CPU µs/job) for n messages
+    raw_workers: Callable[[int], Any] | None = None
 
 
 def kafka_address() -> str:
@@ -87,7 +96,7 @@ def other_raw(driver: str, address: Callable[[], str]) -> Callable[[int], Any] |
 
 
 def targets() -> list[Target]:
-    from bench import raw_clients
+    from bench import raw_clients, raw_with_workers
 
     return [
         Target("memory", lambda name: ({"priority": 10, "prefetch": 100_000}, {}), None),
@@ -95,17 +104,20 @@ def targets() -> list[Target]:
                lambda name: ({"queue": name, "routing_key": name, "exchange": f"x-{name}",
                               "prefetch": 100, "delete_queue_on_stop": True},
                              {"amqp": {"addr": RABBITMQ_URL}}),
-               lambda n: raw_clients.amqp_consume_ack_rate(n, RABBITMQ_URL)),
+               lambda n: raw_clients.amqp_consume_ack_rate(n, RABBITMQ_URL),
+               raw_workers=lambda n: raw_with_workers.amqp_rate(n, RABBITMQ_URL)),
         Target("redis",
                lambda name: ({"stream": name, "prefetch": 100, "delete_stream_on_stop": True},
                              {"redis": {"addrs": [f"{REDIS[0]}:{REDIS[1]}"]}}),
-               lambda n: raw_clients.redis_consume_ack_rate(n, *REDIS)),
+               lambda n: raw_clients.redis_consume_ack_rate(n, *REDIS),
+               raw_workers=lambda n: raw_with_workers.redis_rate(n, *REDIS)),
         Target("kafka",
                lambda name: ({"auto_create_topics_enable": True,
                               "consumer_options": {"topics": [name]},
                               "group_options": {"group_id": name}},
                              {"kafka": {"brokers": [kafka_address()]}}),
-               other_raw("kafka", kafka_address)),
+               other_raw("kafka", kafka_address),
+               raw_workers=lambda n: raw_with_workers.kafka_rate(n, kafka_address())),
         Target("sqs",
                lambda name: ({"queue": name, "prefetch": 10, "wait_time_seconds": 1},
                              {"sqs": {"endpoint": sqs_address(), "region": "us-east-1",
@@ -124,9 +136,10 @@ def jobs_ok(metrics_url: str) -> float:
     return 0.0
 
 
-def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
-    """(push jobs/s, consume jobs/s) through rr with 2 PHP workers: N jobs are pushed
-    into the paused pipeline, then jobs.Resume starts the clock for consuming them all."""
+def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float, float]:
+    """(push jobs/s, consume jobs/s, rr CPU µs per consumed job) through rr with 2 PHP
+    workers: N jobs are pushed into the paused pipeline, then jobs.Resume starts the clock
+    for consuming them all."""
     name = f"bench-{target.name}-{uuid.uuid4().hex[:8]}"
     pipeline, sections = target.config(name)
     rpc_address = f"tcp://127.0.0.1:{free_port()}"
@@ -156,7 +169,6 @@ def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
             for req in batches:
                 client.call_proto("jobs.PushBatch", req)
             pushed = time.perf_counter() - started
-            profiler = _profiler(rr, target.name)
             client.call_proto("jobs.Resume", pb.Pipelines(pipelines=[name]))
             # The clock starts at the first acked job, not at Resume: a kafka consumer
             # joins its group (seconds on Tansu) when the pipeline resumes, and the raw
@@ -167,7 +179,10 @@ def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
                 _check_deadline(deadline, target, first, n, rr)
                 time.sleep(0.005)
                 first = jobs_ok(metrics_url)
+            # profile the consuming only, not a kafka group join
+            profiler = _profiler(rr, target.name)
             started = time.perf_counter()
+            cpu_before = _cpu_seconds(rr)
             done = first
             while done < n:
                 _check_deadline(deadline, target, done, n, rr)
@@ -175,10 +190,19 @@ def e2e_rate(target: Target, n: int, batch: int = 500) -> tuple[float, float]:
                 time.sleep(0.05)
                 done = jobs_ok(metrics_url)
             consumed = time.perf_counter() - started
+            cpu = _cpu_seconds(rr) - cpu_before
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
-    return n / pushed, (n - first) / consumed
+    return n / pushed, (n - first) / consumed, cpu / max(1.0, n - first) * 1e6
+
+
+def _cpu_seconds(rr: RRProcess) -> float:
+    """CPU time (user + system) the rr process has used so far."""
+    assert rr.proc is not None
+    with open(f"/proc/{rr.proc.pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _check_deadline(deadline: float, target: Target, done: float, n: int,
@@ -195,18 +219,24 @@ def _profiler(rr: RRProcess, driver: str) -> subprocess.Popen[bytes] | None:
     if not out_dir or rr.proc is None:
         return None
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    # BENCH_PROFILE_NATIVE=1: C frames too (syscalls, the event loop's own work)
+    native = ["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []
     return subprocess.Popen(["py-spy", "record", "-p", str(rr.proc.pid), "-f", "raw",
-                             "-r", "200", "-o", str(Path(out_dir) / f"{driver}.raw")],
+                             "-r", "200", *native,
+                             "-o", str(Path(out_dir) / f"{driver}.raw")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def raw_rate(target: Target, n: int) -> float | None:
-    if target.raw is None:
+def raw_rate(fn: Callable[[int], Any] | None, n: int) -> Any:
+    if fn is None:
         return None
-    result = target.raw(n)
+    result = fn(n)
     if inspect.isawaitable(result):
-        result = asyncio.run(result)  # type: ignore[arg-type]
-    return float(result)
+        # on uvloop, like `rr serve`: the yardstick gets the same event loop
+        import uvloop
+
+        result = uvloop.run(result)  # type: ignore[arg-type]
+    return result
 
 
 def main() -> None:
@@ -219,22 +249,32 @@ def main() -> None:
             continue
         count = max(50, int(n * target.scale))
         try:
-            push, e2e = e2e_rate(target, count)
-            raw = raw_rate(target, count)
+            push, e2e, cpu = e2e_rate(target, count)
+            raw = raw_rate(target.raw, count)
+            raw_workers, raw_cpu = raw_rate(target.raw_workers, count) or (None, None)
         except Exception as exc:  # noqa: BLE001 - one broker down must not hide the rest
             print(f"{target.name}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
             continue
-        rows.append((target.name, count, push, e2e, raw))
+        rows.append((target.name, count, push, e2e, cpu, raw, raw_workers, raw_cpu))
         print(f"{target.name}: done", file=sys.stderr)
     print("\njobs per driver (N), 2 PHP workers; push = jobs.PushBatch (500/batch) into the "
           "paused pipeline; consume = jobs.Resume until N acked\n")
-    print("| driver | N | rr push jobs/s | rr consume+ack jobs/s | raw client consume+ack "
-          "msg/s | rr / raw |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, count, push, e2e, raw in rows:
-        raw_text = f"{raw:,.0f}" if raw else "n/a"
-        ratio = f"{e2e / raw:.0%}" if raw else "n/a"
-        print(f"| {name} | {count} | {push:,.0f} | {e2e:,.0f} | {raw_text} | {ratio} |")
+    print("| driver | N | rr push jobs/s | rr consume+ack jobs/s | rr CPU µs/job "
+          "| raw client msg/s | rr / raw | raw + workers jobs/s | its CPU µs/job "
+          "| rr / raw+w |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, count, push, e2e, cpu, raw, raw_workers, raw_cpu in rows:
+        print(f"| {name} | {count} | {push:,.0f} | {e2e:,.0f} | {cpu:.0f} | {_num(raw)} "
+              f"| {_ratio(e2e, raw)} | {_num(raw_workers)} | {_num(raw_cpu)} "
+              f"| {_ratio(e2e, raw_workers)} |")
+
+
+def _num(value: float | None) -> str:
+    return f"{value:,.0f}" if value else "n/a"
+
+
+def _ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.0%}" if base else "n/a"
 
 
 if __name__ == "__main__":

@@ -94,10 +94,17 @@ def bench_blocking(workers: int, seconds: float) -> float:
     return sum(counts) / elapsed
 
 
-class _Bare(asyncio.SubprocessProtocol):
+class BarePipe(asyncio.SubprocessProtocol):
+    """One PHP worker over pipes with nothing but framing: write a frame, wait for one
+    reply frame (also the workers of bench/raw_with_workers.py)."""
+
     def __init__(self) -> None:
         self.buf = bytearray()
         self.waiter: asyncio.Future[None] | None = None
+        self.transport: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1:
@@ -113,32 +120,32 @@ class _Bare(asyncio.SubprocessProtocol):
             if self.waiter is not None and not self.waiter.done():
                 self.waiter.set_result(None)
 
+    async def exchange(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.get_pipe_transport(0).write(data)  # type: ignore[union-attr]
+        await self.waiter
+
 
 async def bench_bare(workers: int, seconds: float) -> float:
     loop = asyncio.get_running_loop()
     chans = []
     for _ in range(workers):
-        t, p = await loop.subprocess_exec(_Bare, *WORKER, stdin=subprocess.PIPE,
+        t, p = await loop.subprocess_exec(BarePipe, *WORKER, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=None)
         chans.append((t, p))
     hs = fr.encode(json.dumps({"pid": os.getpid()}).encode(), fr.CONTROL | fr.CODEC_JSON)
-
-    async def rt(t: asyncio.SubprocessTransport, p: _Bare, data: bytes) -> None:
-        p.waiter = loop.create_future()
-        t.get_pipe_transport(0).write(data)  # type: ignore[union-attr]
-        await p.waiter
-
-    for t, p in chans:
-        await rt(t, p, hs)
+    for _, p in chans:
+        await p.exchange(hs)
     stop = time.monotonic() + seconds
     counts = [0] * workers
 
     async def run(i: int) -> None:
-        t, p = chans[i]
+        p = chans[i][1]
         n = 0
         while time.monotonic() < stop:
             for _ in range(100):
-                await rt(t, p, REQUEST)
+                await p.exchange(REQUEST)
             n += 100
         counts[i] = n
 

@@ -27,16 +27,9 @@ async def amqp_consume_ack_rate(n: int, url: str, prefetch: int = 100) -> float:
 
     import aio_pika
 
-    queue_name = f"rr-bench-raw-{uuid.uuid4().hex[:8]}"
     conn = await aio_pika.connect_robust(url)
     try:
-        channel = await conn.channel(publisher_confirms=False)
-        queue = await channel.declare_queue(queue_name, auto_delete=False)
-        for message in _amqp_messages(n):
-            await channel.default_exchange.publish(message, routing_key=queue_name)
-        # wait until the broker has them all (publishes without confirms are async)
-        while (await queue.declare()).message_count < n:
-            await asyncio.sleep(0.05)
+        channel, queue = await preload_queue(conn, n)
         await channel.set_qos(prefetch_count=prefetch)
         done = asyncio.Event()
         seen = 0
@@ -68,13 +61,7 @@ async def redis_consume_ack_rate(n: int, host: str = "127.0.0.1", port: int = 63
     stream = f"rr-bench-raw-{uuid.uuid4().hex[:8]}"
     client = aioredis.Redis(host=host, port=port)
     try:
-        pipe = client.pipeline(transaction=False)
-        for i, fields in enumerate(_stream_entries(n, stream)):
-            pipe.xadd(stream, dict(zip(fields[0::2], fields[1::2], strict=True)))
-            if i % 1000 == 999:
-                await pipe.execute()
-        await pipe.execute()
-        await client.xgroup_create(stream, "bench", id="0")
+        await preload_stream(client, stream, n)
         seen = 0
         started = time.perf_counter()
         while seen < n:
@@ -92,6 +79,33 @@ async def redis_consume_ack_rate(n: int, host: str = "127.0.0.1", port: int = 63
     finally:
         await client.delete(stream)
         await client.aclose()
+
+
+async def preload_queue(conn: Any, n: int) -> tuple[Any, Any]:
+    """A new queue holding ``n`` messages as rr's amqp driver publishes them; returns
+    (channel, queue) on the aio-pika connection ``conn``."""
+    import asyncio
+
+    channel = await conn.channel(publisher_confirms=False)
+    queue = await channel.declare_queue(f"rr-bench-raw-{uuid.uuid4().hex[:8]}",
+                                        auto_delete=False)
+    for message in _amqp_messages(n):
+        await channel.default_exchange.publish(message, routing_key=queue.name)
+    # wait until the broker has them all (publishes without confirms are async)
+    while (await queue.declare()).message_count < n:
+        await asyncio.sleep(0.05)
+    return channel, queue
+
+
+async def preload_stream(client: Any, stream: str, n: int) -> None:
+    """``n`` entries as rr's redis driver adds them, and the consumer group "bench"."""
+    pipe = client.pipeline(transaction=False)
+    for i, fields in enumerate(_stream_entries(n, stream)):
+        pipe.xadd(stream, dict(zip(fields[0::2], fields[1::2], strict=True)))
+        if i % 1000 == 999:
+            await pipe.execute()
+    await pipe.execute()
+    await client.xgroup_create(stream, "bench", id="0")
 
 
 def _bench_job(i: int, pipeline: str) -> Job:

@@ -11,11 +11,14 @@ import time
 import uuid
 
 
-async def kafka_consume_commit_rate(n: int, brokers: str, batch: int = 100) -> float:
-    """aiokafka: group consumer, getmany(``batch``) + one offset commit per batch (what the
-    kafka driver does when acks arrive faster than a commit round trip)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+async def preload_topic(brokers: str, n: int) -> str:
+    """A new one-partition topic holding ``n`` records as rr's kafka driver produces them
+    (key = job id, the rr_* headers); returns its name."""
+    from aiokafka import AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from bench.raw_clients import _bench_job
+    from drivers.kafka import encode_headers
 
     topic = f"rr-bench-raw-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
@@ -28,11 +31,23 @@ async def kafka_consume_commit_rate(n: int, brokers: str, batch: int = 100) -> f
                                 linger_ms=5)
     await producer.start()
     try:
-        futures = [await producer.send(topic, b'{"n":0}', key=str(i).encode())
-                   for i in range(n)]
+        futures = []
+        for i in range(n):
+            job = _bench_job(i, "bench")
+            futures.append(await producer.send(topic, job.payload, key=job.id.encode(),
+                                               headers=encode_headers(job, "bench", 10)))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+    return topic
+
+
+async def kafka_consume_commit_rate(n: int, brokers: str, batch: int = 100) -> float:
+    """aiokafka: group consumer, getmany(``batch``) + one offset commit per batch (what the
+    kafka driver does when acks arrive faster than a commit round trip)."""
+    from aiokafka import AIOKafkaConsumer
+
+    topic = await preload_topic(brokers, n)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=brokers, group_id=topic,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
                                 max_poll_records=batch)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pamqp.encode
 
-from rr.pipeline.job import Headers, Job
+from rr.pipeline.job import Headers, Job, headers_from_json
 
 log = logging.getLogger("rr.jobs.amqp")
 
@@ -141,12 +141,7 @@ def job_from_message(headers: Mapping[str, Any] | None, body: bytes, pipeline: s
         except ValueError:
             log.warning("amqp header rr_headers is not JSON; ignored")
             decoded = None
-        if isinstance(decoded, dict):
-            for key, values in decoded.items():
-                if isinstance(values, list):
-                    visible[str(key)] = [str(v) for v in values]
-                elif values is not None:
-                    visible[str(key)] = [str(values)]
+        headers_from_json(decoded, visible)
     job_id = table.get("rr_id")
     name = table.get("rr_job")
     origin = table.get("rr_pipeline")

@@ -43,10 +43,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from drivers.redis_acks import AckBuffer
 from rr.config import Section
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
-from rr.pipeline.job import Headers, Job
+from rr.pipeline.job import Headers, Job, headers_from_json
 
 log = logging.getLogger("rr.jobs.redis")
 
@@ -165,9 +166,19 @@ def _int(v: bytes | str | None, default: int) -> int:
     if v is None:
         return default
     try:
-        return int(_text(v).strip())
+        return int(v)  # int() takes bytes and surrounding whitespace as they are
     except ValueError:
         return default
+
+
+def _headers(raw: bytes | str | None) -> Headers:
+    """``rr_headers`` JSON -> headers; anything unreadable counts as none."""
+    if raw is None or raw == b"{}":
+        return {}
+    try:
+        return headers_from_json(json.loads(raw))
+    except ValueError:
+        return {}
 
 
 def decode_entry(fields: dict[bytes, bytes], entry_id: str, pipeline: str,
@@ -175,20 +186,27 @@ def decode_entry(fields: dict[bytes, bytes], entry_id: str, pipeline: str,
     """Stream entry -> Job. Entries from foreign producers (no ``rr_*`` keys) still run:
     job ``deduced_by_rr``, id = the entry id, every field except ``payload`` becomes a
     one-value header, and the body is ``payload`` (or, without it, all fields as JSON)."""
+    job_id, name = fields.get(b"rr_id"), fields.get(b"rr_job")
+    if job_id is not None and name is not None:
+        # rr's own envelope (every job pushed by rr): read the byte keys as they come,
+        # this runs once per consumed job
+        origin = fields.get(b"rr_pipeline")
+        auto_ack = fields.get(b"rr_auto_ack")
+        return Job(
+            id=job_id.decode("utf-8", "replace"), name=name.decode("utf-8", "replace"),
+            payload=fields.get(PAYLOAD_FIELD, b""),
+            headers=_headers(fields.get(b"rr_headers")),
+            pipeline=origin.decode("utf-8", "replace") if origin is not None else pipeline,
+            priority=_int(fields.get(b"rr_priority"), 0) or pipeline_priority,
+            delay=_int(fields.get(b"rr_delay"), 0),
+            auto_ack=auto_ack is not None and auto_ack.strip().lower() in (b"true", b"1"))
+    return _decode_foreign(fields, entry_id, pipeline, pipeline_priority)
+
+
+def _decode_foreign(fields: dict[bytes, bytes], entry_id: str, pipeline: str,
+                    pipeline_priority: int) -> Job:
     f = {(_text(k)): v for k, v in fields.items()}
-    headers: Headers = {}
-    raw_headers = f.get("rr_headers")
-    if raw_headers is not None:
-        try:
-            parsed = json.loads(raw_headers)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            for k, vals in parsed.items():
-                if isinstance(vals, list):
-                    headers[str(k)] = [str(x) for x in vals]
-                elif vals is not None:
-                    headers[str(k)] = [str(vals)]
+    headers = _headers(f.get("rr_headers"))
     if "rr_id" not in f and "rr_job" not in f:
         for k, v in f.items():
             if k != "payload":
@@ -344,8 +362,10 @@ class RedisDriver(Driver):
         self._requeue = self._client.register_script(REQUEUE)
         self._schedule = self._client.register_script(SCHEDULE)
         self._inflight: dict[str, RedisDelivery] = {}
-        self._ack_waiting: list[tuple[str, asyncio.Future[None]]] = []
-        self._ack_flusher: asyncio.Task[None] | None = None
+        # flush at once when a quarter of the window waits for its ack, like amqp_acks
+        self._acks = AckBuffer(self._ack_ids, self.prefetch // 4,
+                               on_error=lambda e: self._mark_down("ack", e),
+                               on_sent=self._mark_up)
         # set whenever the consume loop may read again (half the window free, or paused)
         self._slots = asyncio.Event()
         self._slots.set()
@@ -440,7 +460,9 @@ class RedisDriver(Driver):
         try:
             if copy is None:
                 if not delivery.auto_acked:
-                    await self._ack_coalesced(delivery.entry_id)
+                    # sent with the next batch (redis_acks): until then the entry stays
+                    # pending, so a crash in between means a redelivery, not a loss
+                    self._acks.add(delivery.entry_id)
             else:
                 headers, delay = copy
                 job = delivery.job
@@ -464,29 +486,6 @@ class RedisDriver(Driver):
             raise RRError(f"redis pipeline {self.pipeline}: {e}") from e
         await self._release(delivery)
         self._mark_up()
-
-    async def _ack_coalesced(self, entry_id: str) -> None:
-        """Acks that arrive while one XACK is on the wire share the next one: under load
-        that is one round trip per batch instead of one per job, and idle it adds none."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ack_waiting.append((entry_id, done))
-        if self._ack_flusher is None or self._ack_flusher.done():
-            self._ack_flusher = asyncio.create_task(self._flush_acks())
-        await done
-
-    async def _flush_acks(self) -> None:
-        while self._ack_waiting:
-            batch, self._ack_waiting = self._ack_waiting, []
-            try:
-                await self._ack_ids([entry_id for entry_id, _ in batch])
-            except Exception as e:  # noqa: BLE001 - handed to every waiter
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(e)
-                continue
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
 
     async def _ack_ids(self, ids: list[str]) -> None:
         # Pipelined, not MULTI/EXEC: XACK first, so the worst a failure in between leaves
@@ -712,6 +711,10 @@ class RedisDriver(Driver):
             self._mover.cancel()
             await asyncio.gather(self._mover, return_exceptions=True)
         try:
+            if not await self._acks.flush(timeout=5.0):
+                log.warning("redis pipeline %s: stop could not send %d acks; those jobs "
+                            "are reclaimed and run again after visibility_timeout",
+                            self.pipeline, len(self._acks.discard()))
             await self._return_unsettled()
             if self.delete_stream_on_stop:
                 await self._client.delete(self.stream, self.delayed_key)

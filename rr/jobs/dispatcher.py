@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from rr.goridge.frame import CODEC_RAW
+from rr.jobs import eager
 from rr.jobs.reply import ACK_REPLY, Action, Outcome, Reply, parse_reply
 from rr.jobs.retry import (
     ATTEMPT_HEADER,
@@ -29,6 +30,8 @@ from rr.pool.payload import Payload
 
 #: redelivery of jobs that got no reply when the pipeline has no retry policy
 REDELIVERY = RetryPolicy(max_attempts=0, delay=1.0, multiplier=2.0, max_delay=60.0)
+#: settlements still waiting on their broker before a poller waits for one of them first
+MAX_SETTLING = 1024
 
 if TYPE_CHECKING:
     from rr.jobs.pipelines import Pipeline
@@ -52,17 +55,27 @@ class Dispatcher:
         self.on_final = on_final
         self._tasks: list[asyncio.Task[None]] = []
         self._idle: set[asyncio.Task[None]] = set()
+        #: settlements that had to wait for their broker (eager.start fell back to a task)
+        self._settling: set[asyncio.Task[None]] = set()
         self.stopping = False
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, pollers: int) -> None:
+        """Run ``pollers`` pollers (more than before, if asked again with a higher count).
+
+        One poller per worker: a poller keeps the worker it just used (the pool hands an
+        idle worker to the next ``exec`` without a task switch) while a spare poller would
+        take it over after every job, at the cost of two task wake-ups per job. The
+        settlement never holds a poller up (see ``_after``)."""
         loop = asyncio.get_running_loop()
-        for i in range(pollers):
+        for i in range(len(self._tasks), pollers):
             self._tasks.append(loop.create_task(self._poll(), name=f"jobs-poller-{i}"))
 
     async def stop(self, grace: float) -> None:
         """Stop taking jobs; let running ones finish within ``grace``; release the rest."""
         self.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         for t in list(self._idle):
             t.cancel()
         if self._tasks:
@@ -73,6 +86,15 @@ class Dispatcher:
             if pending:
                 await asyncio.wait(pending)
         self._tasks.clear()
+        if self._settling:
+            _, late = await asyncio.wait(set(self._settling),
+                                         timeout=max(0.5, deadline - loop.time()))
+            for t in late:
+                log.warning("jobs: a job's settlement did not finish within the %.0fs "
+                            "timeout", grace)
+                t.cancel()
+            if late:
+                await asyncio.wait(late)
 
     # -- one poller ----------------------------------------------------------------------
     async def _poll(self) -> None:
@@ -111,7 +133,6 @@ class Dispatcher:
 
     async def handle(self, d: Delivery) -> None:
         job = d.job
-        pipeline = job.pipeline
         started = time.perf_counter()
         try:
             ctx = d.context()
@@ -121,14 +142,33 @@ class Dispatcher:
         except Exception as e:  # noqa: BLE001 - PoolError family, context errors
             log.error("jobs: job failed without a reply: pipeline=%s id=%s error=%s",
                       job.pipeline, job.id, e)
-            outcome = await self._failed(d, str(e))
+            self._after(self._settle_failure(d, str(e), started))
         else:
-            r = parse_reply(reply.body)
-            if r is ACK_REPLY:  # the common case, without the reply table
-                await self._settle(d, d.ack(), final=True)
-                outcome = "ok"
-            else:
-                outcome = await self._apply(d, r)
+            self._after(self._settle_reply(d, reply.body, started))
+        if len(self._settling) >= MAX_SETTLING:
+            # the broker settles slower than workers finish jobs: wait for it
+            await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
+
+    def _after(self, settlement: Any) -> None:
+        """Settle right here when that needs no waiting (the common case); otherwise the
+        settlement continues as a task while this poller takes the next job."""
+        task = eager.start(settlement)
+        if task is not None:
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+
+    async def _settle_reply(self, d: Delivery, body: bytes, started: float) -> None:
+        r = parse_reply(body)
+        if r is ACK_REPLY:  # the common case, without the reply table
+            await self._settle(d, d.ack(), final=True)
+            outcome: MetricOutcome = "ok"
+        else:
+            outcome = await self._apply(d, r)
+        self.metrics.outcome(d.job.pipeline, outcome, time.perf_counter() - started)
+
+    async def _settle_failure(self, d: Delivery, error: str, started: float) -> None:
+        pipeline = d.job.pipeline
+        outcome = await self._failed(d, error)
         self.metrics.outcome(pipeline, outcome, time.perf_counter() - started)
 
     # -- settling ------------------------------------------------------------------------

@@ -86,9 +86,9 @@ class JobsPlugin:
     def pipeline_depths(self) -> dict[str, int]:
         """Jobs waiting per pipeline (buffered in the driver or in the shared queue)."""
         depths = dict.fromkeys(self.pipelines, 0)
-        for group in self.queue.groups():
+        for group, queued in self.queue.depths().items():
             if group in depths:
-                depths[group] += 1
+                depths[group] += queued
         for name, pipe in self.pipelines.items():
             depths[name] += int(getattr(pipe.driver, "buffered", 0) or 0)
         return depths
@@ -135,12 +135,11 @@ class JobsPlugin:
             or os.cpu_count() or 1
         self.dispatcher = Dispatcher(self.queue, self._pool, self.pipelines, self.metrics,
                                      self._final)
-        # RoadRunner runs num_workers + 2 pollers. A poller here also waits for the
-        # broker to confirm the settle (XACK, DeleteMessage, offset commit) before taking
-        # the next job; a second poller per worker keeps the worker fed meanwhile, so a
-        # settle round trip no longer halves throughput. Still bounded: at most
-        # num_workers + 2 jobs wait for a worker.
-        self.dispatcher.start(2 * workers + 2)
+        # RoadRunner runs num_workers + 2 pollers; one per worker is enough here because
+        # a settlement never holds its poller (Dispatcher._after), and it is faster (the
+        # Dispatcher.start docstring). Workers added at runtime get their poller.
+        self.dispatcher.start(workers)
+        self._pool.on_resize = self.dispatcher.start
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_states())
         self._started = True
 

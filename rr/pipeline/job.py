@@ -12,6 +12,19 @@ Headers = dict[str, list[str]]
 _compact = json.JSONEncoder(separators=(",", ":"))
 
 
+def headers_from_json(decoded: Any, into: Headers | None = None) -> Headers:
+    """A decoded ``rr_headers`` object -> headers (every value a list of strings; a
+    scalar becomes a one-item list, null is skipped, anything but an object is none)."""
+    headers: Headers = {} if into is None else into
+    if isinstance(decoded, dict):
+        for key, values in decoded.items():
+            if isinstance(values, list):
+                headers[str(key)] = [str(v) for v in values]
+            elif values is not None:
+                headers[str(key)] = [str(values)]
+    return headers
+
+
 @dataclass(slots=True)
 class Job:
     id: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections import deque
+from collections import Counter, deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,6 +24,9 @@ class PriorityQueue(Generic[T]):
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = max(1, capacity)
         self._heap: list[tuple[int, int, str, T]] = []
+        # items per group, kept as they come and go: a metrics scrape must not walk a
+        # queue that a bulk-fetching driver filled with hundreds of thousands of jobs
+        self._per_group: Counter[str] = Counter()
         self._seq = itertools.count()
         self._getters: deque[asyncio.Future[None]] = deque()
         self._putters: deque[asyncio.Future[None]] = deque()
@@ -63,6 +66,7 @@ class PriorityQueue(Generic[T]):
 
     def _insert(self, item: T, priority: int, group: str) -> None:
         heapq.heappush(self._heap, (priority, next(self._seq), group, item))
+        self._per_group[group] += 1
         while self._getters:
             g = self._getters.popleft()
             if not g.done():
@@ -73,9 +77,10 @@ class PriorityQueue(Generic[T]):
     def get_nowait(self) -> T | None:
         if not self._heap:
             return None
-        item = heapq.heappop(self._heap)[3]
+        entry = heapq.heappop(self._heap)
+        self._per_group[entry[2]] -= 1
         self._wake_putter()
-        return item
+        return entry[3]
 
     async def get(self) -> T:
         while not self._heap:
@@ -93,9 +98,10 @@ class PriorityQueue(Generic[T]):
             finally:
                 if fut in self._getters:
                     self._getters.remove(fut)
-        item = heapq.heappop(self._heap)[3]
+        entry = heapq.heappop(self._heap)
+        self._per_group[entry[2]] -= 1
         self._wake_putter()
-        return item
+        return entry[3]
 
     def _wake_getter(self) -> None:
         while self._getters:
@@ -119,18 +125,20 @@ class PriorityQueue(Generic[T]):
         if len(kept) != len(self._heap):
             self._heap = kept
             heapq.heapify(self._heap)
+            self._per_group.pop(group, None)
             for _ in removed:
                 self._wake_putter()
         return [e[3] for e in removed]
 
-    def groups(self) -> list[str]:
-        """The group of every queued item (metrics)."""
-        return [e[2] for e in self._heap]
+    def depths(self) -> dict[str, int]:
+        """Queued items per group (metrics); groups with none are left out."""
+        return {g: n for g, n in self._per_group.items() if n > 0}
 
     def drain(self) -> list[T]:
         """Take out everything (shutdown), in priority order."""
         items = [e[3] for e in sorted(self._heap)]
         self._heap = []
+        self._per_group.clear()
         for _ in items:
             self._wake_putter()
         return items

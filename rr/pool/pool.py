@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from rr.goridge import frame as fr
@@ -81,6 +82,9 @@ class Pool:
         self._changed = asyncio.Event()
         self.target = 0 if config.debug else config.num_workers
         self._exec_ttl = config.exec_ttl  # read on every request
+        #: told the new worker count after add_worker (the jobs plugin runs one poller per
+        #: worker)
+        self.on_resize: Callable[[int], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -524,6 +528,8 @@ class Pool:
         w = await self._spawn()
         self.target += 1
         self._release(w)
+        if self.on_resize is not None:
+            self.on_resize(self.target)
 
     async def remove_worker(self) -> None:
         if len(self.workers_set) <= 1:

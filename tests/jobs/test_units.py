@@ -99,6 +99,20 @@ async def test_queue_bounded_put_blocks_and_remove_group() -> None:
     q.close()
 
 
+async def test_queue_depths_follow_every_way_in_and_out() -> None:
+    q: PriorityQueue[str] = PriorityQueue(100)
+    for i in range(6):
+        assert q.offer(f"j{i}", i % 3, "x" if i < 4 else "y")
+    assert q.depths() == {"x": 4, "y": 2}
+    assert q.get_nowait() == "j0"
+    assert await q.get() == "j3"
+    assert q.depths() == {"x": 2, "y": 2}
+    assert q.remove_group("x") == ["j1", "j2"]
+    assert q.depths() == {"y": 2}
+    assert q.drain() == ["j4", "j5"]
+    assert q.depths() == {}
+
+
 def test_retry_policy() -> None:
     o = PipelineOptions("p", "memory", {"retry": {"max_attempts": 4, "delay": "2s",
                                                   "multiplier": 3, "max_delay": 10}})

@@ -339,8 +339,10 @@ async def test_destroy_waits_for_in_flight_then_refuses(pool: Pool) -> None:
 
 
 async def test_add_and_remove_worker(pool: Pool) -> None:
+    sizes: list[int] = []
+    pool.on_resize = sizes.append  # the jobs plugin starts a poller for the new worker
     await pool.add_worker()
-    assert len(pool.workers()) == 3
+    assert len(pool.workers()) == 3 and sizes == [3]
     await pool.remove_worker()
     await pool.remove_worker()
     assert len(pool.workers()) == 1
