@@ -33,6 +33,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drivers.sqs_config import MAX_DELAY, SQSPipelineConfig, parse_pipeline
+from drivers.sqs_deletes import DeleteBatcher
 from rr.errors import RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
@@ -213,6 +214,7 @@ class SQSDriver(Driver):
         self._heartbeat: asyncio.Task[None] | None = None
         self._unsettled: set[SQSDelivery] = set()
         self._room = asyncio.Condition()
+        self._deletes = DeleteBatcher(self._delete_batch)
         self._connected = True
         self.stopped = False
 
@@ -312,8 +314,15 @@ class SQSDriver(Driver):
             return
 
     async def delete(self, receipt: str) -> None:
+        """Delete one received message; shares a DeleteMessageBatch with its neighbours."""
+        await self._deletes.delete(receipt)
+
+    async def _delete_batch(self, receipts: list[str]) -> dict[int, str]:
         client = await self._ensure()
-        await client.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
+        reply = await client.delete_message_batch(QueueUrl=self.url, Entries=[
+            {"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)])
+        return {int(f["Id"]): f"{f.get('Code', '')}: {f.get('Message', '')}"
+                for f in reply.get("Failed") or []}
 
     async def change_visibility(self, receipt: str, seconds: int) -> None:
         client = await self._ensure()
@@ -366,7 +375,12 @@ class SQSDriver(Driver):
                 if self._stopping.is_set():
                     await self.return_messages([str(message.get("ReceiptHandle", ""))])
                     continue
-                await self._handle(message)
+                try:
+                    await self._handle(message)
+                except (ClientError, BotoCoreError, OSError, RRError) as exc:
+                    # not handed over: it reappears after its visibility timeout
+                    log.warning("sqs pipeline %s: message %s left for redelivery: %s",
+                                self.pipeline, message.get("MessageId", "?"), exc)
 
     async def _handle(self, message: dict[str, Any]) -> None:
         attrs = message.get("MessageAttributes") or {}
@@ -385,7 +399,7 @@ class SQSDriver(Driver):
         if job.auto_ack:
             try:
                 await self.delete(receipt)
-            except (ClientError, BotoCoreError, OSError) as exc:
+            except (ClientError, BotoCoreError, OSError, RRError) as exc:
                 log.warning("sqs pipeline %s: auto-ack delete failed, skipping job %s: %s",
                             self.pipeline, job.id, exc)
                 return
@@ -466,6 +480,7 @@ class SQSDriver(Driver):
         if self.stopped:
             return
         await self._stop_loop()
+        await self._deletes.flush()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

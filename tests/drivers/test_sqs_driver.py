@@ -101,6 +101,21 @@ async def test_push_consume_ack_deletes(make_driver: DriverFactory,
         await d.ack()
 
 
+async def test_acks_share_delete_requests(make_driver: DriverFactory,
+                                          sqs_endpoint: str) -> None:  # noqa: F811
+    inbox = Inbox()
+    driver = make_driver({"prefetch": 10}, inbox)
+    for i in range(10):
+        await driver.push(job(i))
+    await driver.run()
+    got = [await inbox.next() for _ in range(10)]
+    await asyncio.gather(*(d.ack() for d in got))
+    # ten acks in one DeleteMessageBatch (or two, if a receive split them in time)
+    assert driver._deletes.requests <= 2
+    assert await counts(sqs_endpoint, driver.url) == (0, 0, 0)
+    await driver.stop()
+
+
 async def test_failure_paths(make_driver: DriverFactory) -> None:
     inbox = Inbox()
     driver = make_driver({"prefetch": 10}, inbox)
