@@ -32,7 +32,7 @@ import os
 import socket
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +315,16 @@ class RedisDelivery(Delivery):
         return self.job.context_bytes(DRIVER, queue=self.driver.stream)
 
     async def ack(self) -> None:
-        await self.driver.settle(self, None)
+        driver = self.driver
+        if driver.stopped:
+            raise RRError(STOPPED)
+        if self.settled:
+            return
+        if not self.auto_acked:
+            # sent with the next batch (redis_acks): until then the entry stays pending, so
+            # a crash in between means a redelivery, not a loss
+            driver.ack_later(self.entry_id)
+        driver.release(self)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
         if requeue is None:
@@ -323,12 +332,12 @@ class RedisDelivery(Delivery):
             requeue = self.driver.requeue_on_fail and not self.auto_acked
             delay = 0
         if requeue:
-            await self.driver.settle(self, (self.job.headers, delay))
+            await self.driver.requeue_copy(self, self.job.headers, delay)
         else:
-            await self.driver.settle(self, None)
+            await self.ack()  # dropped: removed like an acked job
 
     async def requeue(self, headers: Headers | None, delay: int) -> None:
-        await self.driver.settle(self, (self.job.merged_headers(headers), delay))
+        await self.driver.requeue_copy(self, self.job.merged_headers(headers), delay)
 
 
 # -- driver -------------------------------------------------------------------------------
@@ -362,6 +371,8 @@ class RedisDriver(Driver):
         self._requeue = self._client.register_script(REQUEUE)
         self._schedule = self._client.register_script(SCHEDULE)
         self._inflight: dict[str, RedisDelivery] = {}
+        # the core's non-blocking insert into its shared queue, when it has one
+        self._offer = getattr(sink, "offer", None)
         # flush at once when a quarter of the window waits for its ack, like amqp_acks
         self._acks = AckBuffer(self._ack_ids, self.prefetch // 4,
                                on_error=lambda e: self._mark_down("ack", e),
@@ -451,40 +462,34 @@ class RedisDriver(Driver):
             await self._client.xadd(self.stream, mapping)  # type: ignore[arg-type]
 
     # -- settling -------------------------------------------------------------------------
-    async def settle(self, delivery: RedisDelivery, copy: tuple[Headers, int] | None) -> None:
-        """Ack the original; with ``copy`` first add a copy (headers, delay) atomically."""
+    async def requeue_copy(self, delivery: RedisDelivery, headers: Headers,
+                           delay: int) -> None:
+        """Add a copy (headers, delay) and ack the original, atomically (one Lua call)."""
         if self._stopped:
             raise RRError(STOPPED)
         if delivery.settled:
             return
+        job = delivery.job
+        clone = Job(id=job.id, name=job.name, payload=job.payload, headers=headers,
+                    pipeline=job.pipeline, priority=job.priority,
+                    delay=max(0, int(delay)), auto_ack=job.auto_ack)
+        original = "" if delivery.auto_acked else delivery.entry_id
         try:
-            if copy is None:
-                if not delivery.auto_acked:
-                    # sent with the next batch (redis_acks): until then the entry stays
-                    # pending, so a crash in between means a redelivery, not a loss
-                    self._acks.add(delivery.entry_id)
-            else:
-                headers, delay = copy
-                job = delivery.job
-                clone = Job(id=job.id, name=job.name, payload=job.payload, headers=headers,
-                            pipeline=job.pipeline, priority=job.priority,
-                            delay=max(0, int(delay)), auto_ack=job.auto_ack)
-                original = "" if delivery.auto_acked else delivery.entry_id
-                await self._requeue(
-                    keys=[self.stream, self.delayed_key],
-                    args=[self.group, original, "1" if self.delete_after_ack else "0",
-                          clone.delay * 1000, self.max_len,
-                          pack_fields(encode_job(clone, self.pipeline))])
-                if clone.delay > 0:
-                    self._delay_wakeup.set()
-                    self._ensure_mover()
+            await self._requeue(
+                keys=[self.stream, self.delayed_key],
+                args=[self.group, original, "1" if self.delete_after_ack else "0",
+                      clone.delay * 1000, self.max_len,
+                      pack_fields(encode_job(clone, self.pipeline))])
         except NETWORK_ERRORS as e:
             # the entry stays pending; forgetting it here lets the reclaimer redeliver it
             # after visibility_timeout (at-least-once), instead of the keeper refreshing it
             self._mark_down("settle", e)
-            await self._release(delivery)
+            self.release(delivery)
             raise RRError(f"redis pipeline {self.pipeline}: {e}") from e
-        await self._release(delivery)
+        if clone.delay > 0:
+            self._delay_wakeup.set()
+            self._ensure_mover()
+        self.release(delivery)
         self._mark_up()
 
     async def _ack_ids(self, ids: list[str]) -> None:
@@ -497,7 +502,14 @@ class RedisDriver(Driver):
             pipe.xdel(self.stream, *ids)
         await pipe.execute()
 
-    async def _release(self, delivery: RedisDelivery) -> None:
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def ack_later(self, entry_id: str) -> None:
+        self._acks.add(entry_id)
+
+    def release(self, delivery: RedisDelivery) -> None:
         delivery.settled = True
         if self._inflight.get(delivery.entry_id) is delivery:
             del self._inflight[delivery.entry_id]
@@ -597,27 +609,37 @@ class RedisDriver(Driver):
                 cursor = _text(entries[-1][0])
             for entry_id, fields in entries:
                 try:
-                    await self._deliver(_text(entry_id), fields)
+                    pending = self._deliver(_text(entry_id), fields)
+                    if pending is not None:
+                        await pending
                 except NETWORK_ERRORS as e:
                     # still pending on the broker: reclaimed after visibility_timeout
                     self._mark_down("consume", e)
 
-    async def _deliver(self, entry_id: str, fields: dict[bytes, bytes] | None) -> None:
-        """Hand one entry to the core, unless it is already in flight here."""
+    def _deliver(self, entry_id: str,
+                 fields: dict[bytes, bytes] | None) -> Awaitable[None] | None:
+        """Hand one entry to the core, unless it is already in flight here. Returns what
+        is left to await in the rare cases that wait (a full queue, an auto_ack or a
+        trimmed entry), else None: no coroutine per entry on the common path."""
         if entry_id in self._inflight:
-            return
+            return None
         if fields is None:  # deleted while pending (e.g. trimmed): nothing to run
-            await self._ack_ids([entry_id])
-            return
+            return self._ack_ids([entry_id])
         job = decode_entry(fields, entry_id, self.pipeline, self.priority)
         delivery = RedisDelivery(self, entry_id, job)
         if job.auto_ack:
-            await self._ack_ids([entry_id])
-            delivery.auto_acked = True
+            return self._deliver_auto_acked(delivery)
         self._inflight[entry_id] = delivery
         # the shared queue takes it without a task switch unless it is full
-        offer = getattr(self.sink, "offer", None)
-        if offer is None or not offer(delivery):
+        if self._offer is None or not self._offer(delivery):
+            return self.sink(delivery)
+        return None
+
+    async def _deliver_auto_acked(self, delivery: RedisDelivery) -> None:
+        await self._ack_ids([delivery.entry_id])
+        delivery.auto_acked = True
+        self._inflight[delivery.entry_id] = delivery
+        if self._offer is None or not self._offer(delivery):
             await self.sink(delivery)
 
     async def _keeper_loop(self) -> None:
@@ -651,7 +673,9 @@ class RedisDriver(Driver):
                 for entry_id, fields in reply[1]:
                     log.info("redis pipeline %s: reclaimed %s after %d ms idle",
                              self.pipeline, _text(entry_id), self.visibility_ms)
-                    await self._deliver(_text(entry_id), fields)
+                    pending = self._deliver(_text(entry_id), fields)
+                    if pending is not None:
+                        await pending
                 if len(reply) > 2 and reply[2]:  # entries deleted while pending
                     await self._client.xack(self.stream, self.group, *reply[2])
             except NETWORK_ERRORS as e:
