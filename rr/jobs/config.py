@@ -30,7 +30,7 @@ class JobsConfig:
 
     @classmethod
     def from_section(cls, s: Section) -> JobsConfig:
-        # num_pollers is ignored, as RoadRunner does (rr runs 2 * num_workers + 2 pollers)
+        # num_pollers is ignored, as RoadRunner does (rr runs one poller per worker)
         size = s.integer("pipeline_size", 0)
         if size < 0:
             raise ConfigError(f"jobs.pipeline_size: expected a positive integer, got {size}")
