@@ -155,7 +155,13 @@ class Dispatcher:
         task = eager.start(settlement)
         if task is not None:
             self._settling.add(task)
-            task.add_done_callback(self._settling.discard)
+            task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("jobs: unexpected error while settling a job",
+                      exc_info=task.exception())
 
     async def _settle_reply(self, d: Delivery, body: bytes, started: float) -> None:
         r = parse_reply(body)

@@ -14,6 +14,16 @@ from rr.goridge.rpc import RPCClient
 from rr.jobs.proto import jobs_pb2 as pb
 from tests.helpers import RRProcess, free_port, php_worker, wait_for
 
+#: one consumed memory pipeline "p" (the jobs block of most e2e tests)
+MEMORY = """
+consume: [p]
+pipelines:
+  p:
+    driver: memory
+    config:
+      priority: 10
+"""
+
 
 class JobsServer:
     def __init__(self, tmp: Path, jobs_yaml: str, workers: int = 2, extra: str = "",

@@ -14,16 +14,7 @@ import pytest
 from rr.goridge.frame import CODEC_PROTO
 from rr.goridge.rpc import RPCClient, RPCClientError
 from rr.jobs.proto import jobs_pb2 as pb
-from tests.jobs.e2e import JobsServer
-
-MEMORY = """
-consume: [p]
-pipelines:
-  p:
-    driver: memory
-    config:
-      priority: 10
-"""
+from tests.jobs.e2e import MEMORY, JobsServer
 
 
 def test_every_reply_type(tmp_path: Path) -> None:
