@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
 from rr.goridge.frame import CODEC_RAW
@@ -149,7 +149,7 @@ class Dispatcher:
             # the broker settles slower than workers finish jobs: wait for it
             await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
 
-    def _after(self, settlement: Any) -> None:
+    def _after(self, settlement: Coroutine[Any, Any, None]) -> None:
         """Settle right here when that needs no waiting (the common case); otherwise the
         settlement continues as a task while this poller takes the next job."""
         task = eager.start(settlement)
