@@ -29,6 +29,7 @@ from typing import Any
 
 from bench.pipes import BarePipe
 from rr.goridge import frame as fr
+from rr.pipeline.job import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ["php", str(ROOT / "tests" / "php" / "jobs_echo.php")]
@@ -83,8 +84,8 @@ class _Floor:
 
 
 def _context(job_id: str, name: str, queue: str) -> bytes:
-    return (b'{"id":"%s","job":%s,"driver":"raw","headers":{},"pipeline":"bench",'
-            b'"queue":"%s"}' % (job_id.encode(), json.dumps(name).encode(), queue.encode()))
+    """The worker's context JSON, built as rr builds it (the PHP side is the same)."""
+    return Job(id=job_id, name=name, pipeline="bench").context_bytes("raw", queue=queue)
 
 
 async def _run(n: int, fill: Callable[[asyncio.Queue[tuple[Any, bytes]]], Awaitable[None]],
@@ -99,7 +100,7 @@ async def _run(n: int, fill: Callable[[asyncio.Queue[tuple[Any, bytes]]], Awaita
     finished = asyncio.Event()
 
     async def work(pipe: BarePipe) -> None:
-        nonlocal done, started, cpu_started
+        nonlocal started, cpu_started
         while True:
             token, frame = await buffer.get()
             await pipe.exchange(frame)
@@ -229,7 +230,6 @@ async def amqp_rate(n: int, url: str) -> tuple[float, float]:
         channel, queue = await preload_queue(conn, n)
         queue_name = queue.name
         await channel.set_qos(prefetch_count=100)
-        incoming: asyncio.Queue[Any] = asyncio.Queue()
 
         async def fill(buffer: asyncio.Queue[tuple[Any, bytes]]) -> None:
             async def on_message(message: Any) -> None:
@@ -240,7 +240,7 @@ async def amqp_rate(n: int, url: str) -> tuple[float, float]:
 
             tag = await queue.consume(on_message)
             try:
-                await incoming.get()  # forever
+                await asyncio.get_running_loop().create_future()  # until cancelled
             finally:
                 await queue.cancel(tag)
 

@@ -629,7 +629,10 @@ class RedisDriver(Driver):
         delivery = RedisDelivery(self, entry_id, job)
         if job.auto_ack:
             return self._deliver_auto_acked(delivery)
-        self._inflight[entry_id] = delivery
+        return self._hand_over(delivery)
+
+    def _hand_over(self, delivery: RedisDelivery) -> Awaitable[None] | None:
+        self._inflight[delivery.entry_id] = delivery
         # the shared queue takes it without a task switch unless it is full
         if self._offer is None or not self._offer(delivery):
             return self.sink(delivery)
@@ -638,9 +641,9 @@ class RedisDriver(Driver):
     async def _deliver_auto_acked(self, delivery: RedisDelivery) -> None:
         await self._ack_ids([delivery.entry_id])
         delivery.auto_acked = True
-        self._inflight[delivery.entry_id] = delivery
-        if self._offer is None or not self._offer(delivery):
-            await self.sink(delivery)
+        pending = self._hand_over(delivery)
+        if pending is not None:
+            await pending
 
     async def _keeper_loop(self) -> None:
         """Keep our in-flight entries fresh and take over entries a dead consumer left."""

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
-
-log = logging.getLogger("rr.jobs.redis")
 
 #: how long an ack may wait for neighbours to share its round trip (see amqp_acks: one
 #: loop iteration gathers too few with a handful of workers)
@@ -60,10 +57,13 @@ class AckBuffer:
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.delay, self._kick)
 
-    def _kick(self) -> None:
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _kick(self) -> None:
+        self._cancel_timer()
         if self._sender is None and self._ids and not self.closed:
             self._sender = asyncio.get_running_loop().create_task(self._send_batches())
 
@@ -95,14 +95,10 @@ class AckBuffer:
         try:
             return await self._flush(timeout)
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._cancel_timer()  # a failed sender may have armed its retry meanwhile
 
     async def _flush(self, timeout: float) -> bool:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -125,8 +121,6 @@ class AckBuffer:
 
     def discard(self) -> list[str]:
         """Forget what was not sent (the connection is gone for good)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         ids, self._ids = self._ids, []
         return ids

@@ -67,20 +67,11 @@ class PriorityQueue(Generic[T]):
     def _insert(self, item: T, priority: int, group: str) -> None:
         heapq.heappush(self._heap, (priority, next(self._seq), group, item))
         self._per_group[group] += 1
-        while self._getters:
-            g = self._getters.popleft()
-            if not g.done():
-                g.set_result(None)
-                break
+        self._wake_getter()
 
     # -- consumers -----------------------------------------------------------------
     def get_nowait(self) -> T | None:
-        if not self._heap:
-            return None
-        entry = heapq.heappop(self._heap)
-        self._per_group[entry[2]] -= 1
-        self._wake_putter()
-        return entry[3]
+        return self._pop() if self._heap else None
 
     async def get(self) -> T:
         while not self._heap:
@@ -98,6 +89,9 @@ class PriorityQueue(Generic[T]):
             finally:
                 if fut in self._getters:
                     self._getters.remove(fut)
+        return self._pop()
+
+    def _pop(self) -> T:
         entry = heapq.heappop(self._heap)
         self._per_group[entry[2]] -= 1
         self._wake_putter()
