@@ -19,13 +19,11 @@ import yaml
 
 from rr.config import Config
 from rr.errors import ConfigError
+from rr.registry import known_sections
 
 log = logging.getLogger("rr")
 
-KNOWN_SECTIONS = frozenset({
-    "version", "rpc", "server", "logs", "http", "status", "metrics", "reload", "endure",
-    "jobs", "kv", "amqp", "kafka", "sqs", "redis", "cron", "include", "envfile",
-})
+KNOWN_SECTIONS = known_sections()
 
 CURRENT_VERSION = "3"
 PREVIOUS_VERSION = "2.7"

@@ -15,25 +15,17 @@ from rr import __version__
 from rr.app import App
 from rr.config import Config
 from rr.plugin import Plugin
-
-# (plugin name, factory module) in start order; stop runs in reverse.
-PLUGINS: list[tuple[str, str]] = [
-    ("rpc", "rr.rpc.plugin"),
-    ("kv", "rr.kv.plugin"),
-    ("metrics", "rr.metrics.plugin"),
-    ("jobs", "rr.jobs.plugin"),
-    ("cron", "rr.jobs.cron"),
-    ("http", "rr.http.plugin"),
-    ("status", "rr.status.plugin"),
-]
+from rr.registry import start_order
 
 log = logging.getLogger("rr")
 
 
 def build(app: App) -> list[Plugin]:
-    """Create every enabled plugin (none started yet)."""
+    """Create every enabled plugin (none started yet), in start order; stop runs in
+    reverse."""
     plugins: list[Plugin] = []
-    for name, module in PLUGINS:
+    for entry in start_order():
+        name, module = entry.name, entry.module
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
