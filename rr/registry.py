@@ -28,6 +28,9 @@ CORE_SECTIONS: frozenset[str] = frozenset({
 ENTRIES: tuple[PluginEntry, ...] = (
     PluginEntry("rpc", "rr.rpc.plugin", ("rpc",)),
     PluginEntry("kv", "rr.kv.plugin", ("kv",), after=("rpc",)),
+    # no config sections: both are on whenever RPC is (app follows logs.channels.app)
+    PluginEntry("app", "rr.applogger.plugin", after=("rpc",)),
+    PluginEntry("lock", "rr.lock.plugin", after=("rpc",)),
     PluginEntry("metrics", "rr.metrics.plugin", ("metrics",), after=("rpc",)),
     # driver sections (amqp:, kafka:, …) hold connection settings the jobs plugin reads
     PluginEntry("jobs", "rr.jobs.plugin", ("jobs", "amqp", "kafka", "sqs", "redis"),

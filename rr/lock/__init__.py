@@ -1,0 +1,1 @@
+"""The `lock` plugin: in-memory exclusive/shared locks per resource over RPC (spec/lock.md)."""
