@@ -47,6 +47,12 @@ final class Wire
         return $value === 0 ? '' : self::tag($field, self::VARINT) . self::varint($value);
     }
 
+    /** A proto3 `optional` scalar: emitted whenever set, zero included; null = absent. */
+    public static function optionalInt(int $field, ?int $value): string
+    {
+        return $value === null ? '' : self::tag($field, self::VARINT) . self::varint($value);
+    }
+
     public static function bool(int $field, bool $value): string
     {
         return $value ? self::tag($field, self::VARINT) . "\x01" : '';
