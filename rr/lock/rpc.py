@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from rr.lock.proto.lock_pb2 import Request, Response
 from rr.lock.table import LockTable
 from rr.rpc.registry import Registry, RPCError
+from rr.rpc.server import peer_closed
 
 EMPTY_ID = "empty ID is not allowed"
 
@@ -42,12 +43,12 @@ class LockService:
 
     async def lock(self, req: Request) -> Response:
         ok = await self.table.lock(req.resource, _owner(req), _micros(req.ttl),
-                                   _micros(req.wait))
+                                   _micros(req.wait), peer_closed())
         return Response(ok=ok)
 
     async def lock_read(self, req: Request) -> Response:
         ok = await self.table.lock_read(req.resource, _owner(req), _micros(req.ttl),
-                                        _micros(req.wait))
+                                        _micros(req.wait), peer_closed())
         return Response(ok=ok)
 
     async def release(self, req: Request) -> Response:

@@ -75,14 +75,18 @@ class LockTable:
         return len(self._active), sum(len(r.waiters) for r in self._active.values())
 
     # acquiring -------------------------------------------------------------------------
-    async def lock(self, resource: str, owner: str, ttl_us: int, wait_us: int) -> bool:
-        return await self._acquire(resource, owner, ttl_us, wait_us, exclusive=True)
+    async def lock(self, resource: str, owner: str, ttl_us: int, wait_us: int,
+                   gone: asyncio.Future[None] | None = None) -> bool:
+        """``gone``: done when the caller can no longer receive the answer (its connection
+        closed); a waiting call then gives up at once."""
+        return await self._acquire(resource, owner, ttl_us, wait_us, True, gone)
 
-    async def lock_read(self, resource: str, owner: str, ttl_us: int, wait_us: int) -> bool:
-        return await self._acquire(resource, owner, ttl_us, wait_us, exclusive=False)
+    async def lock_read(self, resource: str, owner: str, ttl_us: int, wait_us: int,
+                        gone: asyncio.Future[None] | None = None) -> bool:
+        return await self._acquire(resource, owner, ttl_us, wait_us, False, gone)
 
     async def _acquire(self, resource: str, owner: str, ttl_us: int, wait_us: int,
-                       exclusive: bool) -> bool:
+                       exclusive: bool, gone: asyncio.Future[None] | None) -> bool:
         if self._closed:
             return False
         self._seen.add(resource)
@@ -94,16 +98,28 @@ class LockTable:
         if not res.waiters and res.can_grant(owner, exclusive):
             self._grant(resource, res, owner, exclusive, ttl_us)
             return True
+        if gone is not None and gone.done():
+            self._pump(resource, res)  # drops the resource again if it was just made
+            return False
         loop = asyncio.get_running_loop()
         waiter = _Waiter(owner, exclusive, ttl_us, loop.create_future())
         waiter.deadline = loop.call_at(loop.time() + (wait_us or DEFAULT_WAIT_US) / 1e6,
                                        self._give_up, resource, res, waiter)
         res.waiters.append(waiter)
+
+        def caller_gone(_f: asyncio.Future[None]) -> None:
+            self._give_up(resource, res, waiter)
+
+        if gone is not None:
+            gone.add_done_callback(caller_gone)
         try:
             return await waiter.future
         except asyncio.CancelledError:
             self._abandon(resource, res, waiter)
             raise
+        finally:
+            if gone is not None:
+                gone.remove_done_callback(caller_gone)
 
     def _abandon(self, resource: str, res: _Resource, waiter: _Waiter) -> None:
         """The caller went away (connection closed, shutdown): its answer can never be
@@ -118,8 +134,10 @@ class LockTable:
             self._pump(resource, res)
 
     def _give_up(self, resource: str, res: _Resource, waiter: _Waiter) -> None:
+        """The deadline passed, or the caller went away."""
         if waiter.future.done():
             return
+        _cancel(waiter.deadline)
         waiter.future.set_result(False)
         res.waiters.remove(waiter)
         self._pump(resource, res)  # the head left: the next waiter may fit now

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -25,6 +26,23 @@ from rr.rpc.registry import Registry, RPCError
 INVALID_DSN = "invalid socket DSN (tcp://:6001, unix://file.sock)"
 # Requests of one connection that may run at once; reading pauses beyond that.
 MAX_IN_FLIGHT = 64
+
+# Per connection, seen by its request handlers (tasks copy the context they start in):
+# done once the client has closed its side. A handler that may wait long (lock.Lock) stops
+# waiting then, so a PHP process killed mid-wait is not handed a lock it never releases.
+_peer_closed: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar(
+    "rpc_peer_closed", default=None)
+
+
+def peer_closed() -> asyncio.Future[None] | None:
+    """For a handler: a future done once its client closed the connection (None when the
+    call did not come over a connection)."""
+    return _peer_closed.get()
+
+
+def _mark_closed(closed: asyncio.Future[None]) -> None:
+    if not closed.done():
+        closed.set_result(None)
 
 
 @dataclass(frozen=True)
@@ -125,10 +143,13 @@ class RPCServer:
         self._connections.add(task)
         in_flight: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        _peer_closed.set(closed)
         try:
             while True:
                 request = await self._read_request(reader)
                 if request is None:
+                    _mark_closed(closed)
                     break
                 await slots.acquire()
                 t = asyncio.create_task(self._handle(writer, *request))
@@ -136,7 +157,8 @@ class RPCServer:
                 t.add_done_callback(in_flight.discard)
                 t.add_done_callback(lambda _t: slots.release())
             if in_flight:
-                # the client half-closed: answer what it already asked
+                # the client half-closed: answer what it already asked (handlers that
+                # would wait for long see peer_closed() and answer at once)
                 await asyncio.gather(*in_flight, return_exceptions=True)
         except asyncio.CancelledError:
             for t in in_flight:
@@ -144,6 +166,7 @@ class RPCServer:
         except (ConnectionError, OSError):
             pass
         finally:
+            _mark_closed(closed)
             for t in in_flight:
                 t.cancel()
             writer.close()

@@ -194,3 +194,21 @@ async def test_close_answers_waiters_false_and_refuses_new_locks(table: LockTabl
     assert await asyncio.wait_for(waiter, 1) is False
     assert not table.exists("r", "a")
     assert not await table.lock("r", "c", 0, 0)
+
+
+async def test_caller_gone_ends_the_wait(table: LockTable) -> None:
+    loop = asyncio.get_running_loop()
+    assert await table.lock("r", "a", 0, 0)
+    gone: asyncio.Future[None] = loop.create_future()
+    waiter = asyncio.create_task(table.lock("r", "b", 0, 5000 * MS, gone))
+    reader = asyncio.create_task(table.lock_read("r", "c", 0, 5000 * MS))
+    await asyncio.sleep(0.02)
+    gone.set_result(None)
+    assert await asyncio.wait_for(waiter, 1) is False
+    assert not reader.done()  # still waiting behind the writer "a"
+    assert table.release("r", "a")
+    assert await asyncio.wait_for(reader, 1)
+    assert not table.exists("r", "b")
+    # already gone: no wait at all, and no lock if it would have to wait
+    assert not await table.lock("r", "d", 0, 5000 * MS, gone)
+    assert await table.lock("free", "d", 0, 0, gone)  # granted at once is still granted
