@@ -1,6 +1,7 @@
 """``app.*`` RPC methods (spec/app-logger.md): PHP log lines in channel ``app``.
 
-The plain methods take a JSON string and answer ``true``; the ``*WithContext`` methods
+The plain methods take a JSON string and answer ``false`` (RoadRunner's handlers never
+set their boolean reply, and the PHP client ignores it); the ``*WithContext`` methods
 take a protobuf ``LogEntry`` whose attributes become log fields, and answer an empty
 ``Response``. ``Log``/``LogWithContext`` bypass the log formatting and write straight to
 stderr, as RoadRunner does.
@@ -47,7 +48,7 @@ class AppLogger:
     def _plain(self, method: str, level: int) -> Callable[[Any], Awaitable[bool]]:
         async def handler(value: Any) -> bool:
             self.log.log(level, _text(method, value))
-            return True
+            return False
 
         return handler
 
@@ -66,9 +67,9 @@ class AppLogger:
 
     async def _raw(self, value: Any) -> bool:
         self._write(_raw_line(_text("app.Log", value)))
-        return True
+        return False
 
     async def _raw_entry(self, entry: LogEntry) -> Response:
         attrs = ",".join(f"{a.key}:{a.value}" for a in entry.log_attrs)
-        self._write(f"{entry.message} {attrs}\n" if attrs else f"{entry.message}\n")
+        self._write(f"{entry.message} {attrs}\n" if attrs else _raw_line(entry.message))
         return Response()

@@ -156,7 +156,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> object:
 def test_replies_per_codec_and_bad_input(server: tuple[str, RRProcess]) -> None:
     address, rr = server
     with RPCClient(address) as c:
-        assert c.call("app.Info", "plain") is True
+        assert c.call("app.Info", "plain") is False  # as RoadRunner: the reply is never set
+        assert c.call("app.Log", "raw from python") is False
         entry = LogEntry(message="structured", log_attrs=[LogAttrs(key="k", value="v")])
         # *WithContext answers an empty Response: zero bytes in proto, {} in JSON
         assert c.call_raw("app.InfoWithContext", entry.SerializeToString(), CODEC_PROTO) == b""
@@ -171,10 +172,14 @@ def test_replies_per_codec_and_bad_input(server: tuple[str, RRProcess]) -> None:
             c.call_raw("app.ErrorWithContext", b"\xff\xff\xff", CODEC_PROTO)
         with pytest.raises(RPCClientError, match="can't find method app.Critical"):
             c.call("app.Critical", "x")
-        assert c.call("app.Debug", "still serving") is True
+        assert c.call_raw("app.LogWithContext", LogEntry(
+            message="ctx-less raw\n").SerializeToString(), CODEC_PROTO) == b""
+        assert c.call("app.Debug", "still serving") is False
     wait_for(lambda: '"msg":"still serving"' in rr.output, 20, what="the debug line")
     found = json_lines(rr.output, "")
     assert found["structured"]["k"] == "v" and found["via json"]["level"] == "warn"
+    assert "\nraw from python\n" in rr.output
+    assert "\nctx-less raw\n" in rr.output and "ctx-less raw\n\n" not in rr.output
 
 
 def test_php_sees_server_errors_as_logger_exception(
