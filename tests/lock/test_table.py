@@ -101,8 +101,8 @@ async def test_ttl_expiry_frees_and_wakes(table: LockTable) -> None:
 
 async def test_update_ttl_replaces_the_expiry(table: LockTable) -> None:
     assert await table.lock("r", "a", 100 * MS, 0)
-    assert table.update_ttl("r", "a", 400 * MS)  # replaces: now + 400 ms
-    await asyncio.sleep(0.2)
+    assert table.update_ttl("r", "a", 1000 * MS)  # replaces: now + 1 s
+    await asyncio.sleep(0.3)
     assert table.exists("r", "a")
     assert table.update_ttl("r", "a", 50 * MS)  # shortening works too
     await asyncio.sleep(0.15)
