@@ -25,6 +25,23 @@ PHP_FIXTURES = ROOT / "tests" / "php"
 _handed_out: set[int] = set()
 
 
+def rr_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a `python -m rr` subprocess: the interpreter running the tests
+    (sys.executable) and this checkout first on the path, so a test never runs another
+    checkout's or a globally installed rr (the subprocess starts in a temporary
+    directory, where only PYTHONPATH and site-packages decide what `rr` is)."""
+    env = {**os.environ, **(extra or {})}
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
+    return env
+
+
+def service_env(port_variable: str, port: int) -> dict[str, str]:
+    """The environment for scripts/services/*.sh: the broker's port, and the tests' own
+    interpreter for the Python-based brokers (moto, the Tansu binary's package)."""
+    return {**os.environ, port_variable: str(port), "RR_PYTHON": sys.executable}
+
+
 def free_port() -> int:
     """A free loopback port, never one this process handed out before: the kernel may
     return the same ephemeral port to two consecutive binds once the first is closed, and
@@ -62,7 +79,7 @@ class RRProcess:
         self.config_path = workdir / config_name
         self.config_path.write_text(textwrap.dedent(config))
         self.args = args or []
-        self.env = {**os.environ, **(env or {})}
+        self.env = rr_env(env)
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc: subprocess.Popen[bytes] | None = None
         self._out: list[str] = []
@@ -147,7 +164,7 @@ def rpc(address: str, method: str, arg: Any = True) -> Any:
 def run_cli(*args: str, cwd: Path, timeout: float = 60.0,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rr", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, env=rr_env(env))
 
 
 def php_worker(name: str) -> str:

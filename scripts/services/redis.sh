@@ -10,7 +10,7 @@ if answers; then echo "redis: 127.0.0.1:$PORT already answers"; exit 0; fi
 if ! command -v redis-server >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
-redis-server --daemonize yes --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no \
+redis-server --daemonize yes --pidfile "$DIR/redis-$PORT.pid" --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no \
   --dir "$DIR" --logfile "$DIR/redis-$PORT.log"
 for _ in $(seq 1 100); do
   if answers; then echo "redis: started on 127.0.0.1:$PORT"; exit 0; fi

@@ -19,7 +19,16 @@ from typing import Any
 import pytest
 
 from rr.commands.common import NO_RPC
-from tests.helpers import ROOT, RRProcess, free_port, php_worker, rpc, run_cli, wait_for
+from tests.helpers import (
+    ROOT,
+    RRProcess,
+    free_port,
+    php_worker,
+    rpc,
+    rr_env,
+    run_cli,
+    wait_for,
+)
 
 pytestmark = pytest.mark.php
 
@@ -110,7 +119,8 @@ def test_workers_named_plugins_and_unknown(served: Served) -> None:
 
 def test_workers_interactive_exits_on_sigint(served: Served) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "rr", "workers", "-i"], cwd=served.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=rr_env())
     try:
         assert proc.stdout is not None
         seen = ""
