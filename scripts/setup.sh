@@ -55,9 +55,13 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
 rm -f "$STAMP"
-echo "setup: installing rr and its test dependencies into $RR_VENV (pip)"
-"$RR_VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' \
-  || die "pip install into $RR_VENV failed (see the pip output above)"
+echo "setup: installing rr and its test dependencies into $RR_VENV (pip, about a minute)"
+log="$RR_VENV/pip-install.log"
+if ! "$RR_VENV/bin/python" -m pip install --disable-pip-version-check -e '.[test]' \
+    >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  die "pip install into $RR_VENV failed; the whole output is in $log"
+fi
 "$RR_VENV/bin/python" -c 'import rr.cli, rr.drivers' \
   || die "rr does not import from $RR_VENV after the install"
 echo "$want" >"$STAMP"
