@@ -161,10 +161,10 @@ def rpc(address: str, method: str, arg: Any = True) -> Any:
         return c.call(method, arg)
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 60.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, timeout: float = 60.0, env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:  # noqa: A002
     return subprocess.run([sys.executable, "-m", "rr", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=rr_env(env))
+                          text=True, timeout=timeout, env=rr_env(env), input=input)
 
 
 def php_worker(name: str) -> str:
