@@ -36,7 +36,7 @@ class _Version(argparse.Action):
 
 def global_parser() -> argparse.ArgumentParser:
     """Flags valid for every sub-command (they may stand before or after it)."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     g = p.add_argument_group("global flags (valid for every command)")
     g.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="FILE",
                    help="config file (default: .rr.yaml)")
@@ -82,7 +82,7 @@ DEFAULTS: dict[str, object] = {
 def build_parser() -> argparse.ArgumentParser:
     glob = global_parser()
     parser = argparse.ArgumentParser(
-        prog="rr", parents=[glob], epilog=EXAMPLES,
+        prog="rr", parents=[glob], epilog=EXAMPLES, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="RoadRunner-compatible PHP application server: keeps PHP workers alive "
                     "for HTTP, jobs and cron, and controls a running server over RPC.")

@@ -103,5 +103,5 @@ def subparser(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser, n
     """A sub-command that also takes the global flags; ``help`` is its one-line summary
     in `rr --help`, ``epilog`` its examples."""
     return subs.add_parser(  # type: ignore[no-any-return]
-        name, parents=[glob], help=help, description=help, epilog=epilog,
+        name, parents=[glob], help=help, description=help, epilog=epilog, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
