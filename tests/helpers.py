@@ -25,6 +25,27 @@ PHP_FIXTURES = ROOT / "tests" / "php"
 _handed_out: set[int] = set()
 
 
+def _claim_dir() -> Path | None:
+    """Where the processes of one test run record the ports they handed out: the
+    directory tests/conftest.py makes before pytest-xdist starts its workers (None outside
+    a test run, e.g. in bench/: one process, the set above is enough)."""
+    directory = os.environ.get("RR_TEST_PORTS_DIR")
+    return Path(directory) if directory else None
+
+
+def _claim(port: int) -> bool:
+    """True when no other process of this run has handed ``port`` out (an O_EXCL file
+    per port: atomic across processes)."""
+    directory = _claim_dir()
+    if directory is None:
+        return True
+    try:
+        os.close(os.open(directory / str(port), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def rr_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a `python -m rr` subprocess: the interpreter running the tests
     (sys.executable) and this checkout first on the path, so a test never runs another
@@ -43,14 +64,15 @@ def service_env(port_variable: str, port: int) -> dict[str, str]:
 
 
 def free_port() -> int:
-    """A free loopback port, never one this process handed out before: the kernel may
-    return the same ephemeral port to two consecutive binds once the first is closed, and
-    a config with two listeners on one port fails to start."""
+    """A free loopback port, never one handed out before in this test run: the kernel may
+    return the same ephemeral port to two consecutive binds once the first is closed (in
+    this process or in another xdist worker), and a config with two listeners on one
+    port fails to start."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port not in _handed_out:
+        if port not in _handed_out and _claim(port):
             _handed_out.add(port)
             return port
 

@@ -7,6 +7,7 @@ the rr/drivers symlink), never as a top-level ``drivers`` package that another p
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -46,3 +47,27 @@ def test_one_import_spelling_for_drivers() -> None:
                 line = text.count("\n", 0, m.start()) + 1
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {m.group(0).strip()}")
     assert not offenders, ("import the drivers as rr.drivers:\n" + "\n".join(offenders))
+
+
+def test_free_port_is_never_handed_to_two_processes_of_a_run(tmp_path: Path) -> None:
+    """What two xdist workers do: the ports one process handed out are refused to the
+    other (the kernel may give both the same ephemeral port one after the other)."""
+    from tests import helpers
+
+    code = "from tests.helpers import free_port; print(*(free_port() for _ in range(200)))"
+    env = {**rr_env(), "RR_TEST_PORTS_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    theirs = {int(p) for p in out.split()}
+    assert len(theirs) == 200
+    old = os.environ.get("RR_TEST_PORTS_DIR")
+    os.environ["RR_TEST_PORTS_DIR"] = str(tmp_path)
+    try:
+        assert not any(helpers._claim(port) for port in theirs)
+        mine = {helpers.free_port() for _ in range(200)}
+    finally:
+        if old is None:
+            del os.environ["RR_TEST_PORTS_DIR"]
+        else:
+            os.environ["RR_TEST_PORTS_DIR"] = old
+    assert not mine & theirs
