@@ -13,3 +13,17 @@ need_python() {
     exit 1
   fi
 }
+
+# apt_need <command> <package>: install a Debian package when its command is missing
+# (as root; otherwise stop with the command to run).
+apt_need() {
+  command -v "$1" >/dev/null && return 0
+  local me; me="$(basename "$0" .sh)"
+  if [ "$(id -u)" != 0 ]; then
+    echo "$me: $1 is not installed; run as root, or: sudo apt-get install $2" >&2; exit 1
+  fi
+  echo "$me: apt-get install $2"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$2" >/dev/null; } \
+    || { echo "$me: apt-get install $2 failed" >&2; exit 1; }
+}
