@@ -22,11 +22,12 @@ class Listener:
     """One ``tcp.servers.<name>`` entry: its socket and the connections it accepted."""
 
     def __init__(self, cfg: ServerConfig, pool: Pool, connections: dict[str, Connection],
-                 max_message_size: int, log: logging.Logger) -> None:
+                 tcp: TcpConfig, log: logging.Logger) -> None:
         self.cfg = cfg
         self.pool = pool
         self.connections = connections
-        self.max_message_size = max_message_size
+        self.read_buf_size = tcp.read_buf_size
+        self.max_message_size = tcp.max_message_size
         self.log = log
         self.server: asyncio.AbstractServer | None = None
 
@@ -62,8 +63,8 @@ class TcpPlugin:
         self.cfg = TcpConfig.from_section(section)
         self._pool = app.make_pool("tcp", section.section("pool"), mode="tcp")
         self.connections: dict[str, Connection] = {}
-        self.listeners = [Listener(s, self._pool, self.connections, self.cfg.max_message_size,
-                                   self.log) for s in self.cfg.servers]
+        self.listeners = [Listener(s, self._pool, self.connections, self.cfg, self.log)
+                          for s in self.cfg.servers]
         app.rpc.json("tcp.Close", self.rpc_close)
 
     @property
