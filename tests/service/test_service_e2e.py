@@ -234,3 +234,30 @@ def test_reset_replaces_every_process(tmp_path: Path) -> None:
     finally:
         rr.stop()
         rr.kill()
+
+
+def test_php_manager_drives_every_method(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    rr, address = start(tmp_path, "  base:\n    command: \"sleep 300\"\n")
+    try:
+        res = subprocess.run(["php", str(PHP_FIXTURES / "service_client.php")],
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "RR_RPC": f"tcp://{address}"})
+        assert res.returncode == 0, res.stderr + res.stdout
+        out = json.loads(res.stdout)
+        assert out["create"] is True and sorted(out["list"]) == ["base", "php-made"]
+        first, second = out["statuses"], out["statuses_after"]
+        assert len(first) == 2 and all(s["error"] is None and s["memory_usage"] > 0
+                                       and s["command"].endswith("/sleep 302") for s in first)
+        assert out["restart"] is True
+        assert not {s["pid"] for s in first} & {s["pid"] for s in second}
+        assert out["terminate"] is True and out["list_after"] == ["base"]
+        assert not [s["pid"] for s in first + second if alive(s["pid"])]
+        assert "the service with base name already exists" in out["dup"]
+        assert 'exec: "no-such-binary-here": executable file not found in $PATH' in out["missing"]
+        assert "the service with ghost name doesn't exist" in out["unknown"]
+    finally:
+        rr.stop()
+        rr.kill()
