@@ -43,7 +43,9 @@ def fence_frame() -> bytes:
 
 
 async def exchange(pool: Pool, w: Worker, payload: Payload) -> Payload | None:
-    """One fenced request on a taken worker; releases or retires the worker."""
+    """One fenced request on a taken worker. The reply goes back to the caller as soon
+    as it arrives; the worker stays taken until the barrier's answer, which a callback
+    (not a coroutine: this is per event) waits for."""
     w.state = WorkerState.WORKING
     w.last_used = time.monotonic()
     w.begin()
@@ -53,53 +55,86 @@ async def exchange(pool: Pool, w: Worker, payload: Payload) -> Payload | None:
         pool._retire(w, WorkerState.ERRORED, kill=True)
         raise
     w.num_execs += 1
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        w.kill()
-        w.fail(ExecTTLError())
-
-    ttl = pool._exec_ttl
-    timer = asyncio.get_running_loop().call_later(ttl, expire) if ttl > 0 else None
-    reply: Frame | None = None
-    result: Payload | None = None
-    strays = 0
+    fence = _Fence(pool, w)
     try:
-        while True:
-            try:
-                f = await w.recv()
-            except WorkerError as e:
-                if expired:
-                    pool._on_exec_ttl(w)
-                    raise ExecTTLError() from None
-                pool._on_broken(w, e)
-                if result is not None:
-                    return result  # answered, then died before the barrier: the answer stands
-                raise
-            except asyncio.CancelledError:
-                pool._retire(w, WorkerState.ERRORED, kill=True)
-                raise
-            if f.flags & fr.CONTROL:
-                break
-            if reply is not None:
-                strays += 1
-                continue
-            reply = f
-            if not f.flags & fr.ERROR:
-                result = pool._classify(w, f)  # retires the worker itself on a bad frame
-                if result.stream:
-                    pool._retire(w, WorkerState.INVALID, kill=True)
-                    raise WorkerError("streaming is not supported")
-    finally:
-        if timer is not None:
-            timer.cancel()
-    if strays:
-        pool.log.warning("stray frame after the reply discarded",
-                         extra={"fields": {"pid": w.pid, "frames": strays}})
-    if reply is not None and reply.flags & fr.ERROR:
-        pool._classify(w, reply)  # logs, releases the worker and raises SoftJobError
-        raise SoftJobError(reply.payload.decode("utf-8", "replace"))  # pragma: no cover
-    pool._done(w)
+        f = await w.recv()
+    except WorkerError as e:
+        fence.failed(e)
+        raise ExecTTLError() from None if fence.expired else e
+    except asyncio.CancelledError:
+        fence.cancel()
+        pool._retire(w, WorkerState.ERRORED, kill=True)
+        raise
+    if f.flags & fr.CONTROL:
+        fence.passed()  # the worker sent no reply at all
+        return None
+    if f.flags & fr.ERROR:
+        msg = f.payload.decode("utf-8", "replace")
+        pool.log.warning("soft worker error", extra={"fields": {"pid": w.pid, "message": msg}})
+        fence.wait()
+        raise SoftJobError(msg)
+    try:
+        result = pool._classify(w, f)  # retires the worker itself on a bad frame
+    except BaseException:
+        fence.cancel()
+        raise
+    if result.stream:
+        fence.cancel()
+        pool._retire(w, WorkerState.INVALID, kill=True)
+        raise WorkerError("streaming is not supported")
+    fence.wait()
     return result
+
+
+class _Fence:
+    """Waits for the barrier's answer behind a reply; frames before it are strays."""
+
+    __slots__ = ("pool", "w", "timer", "expired", "strays")
+
+    def __init__(self, pool: Pool, w: Worker) -> None:
+        self.pool = pool
+        self.w = w
+        self.expired = False
+        self.strays = 0
+        ttl = pool._exec_ttl
+        self.timer = (asyncio.get_running_loop().call_later(ttl, self._expire)
+                      if ttl > 0 else None)
+
+    def _expire(self) -> None:
+        self.expired = True
+        self.w.kill()
+        self.w.fail(ExecTTLError())
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def failed(self, e: BaseException) -> None:
+        self.cancel()
+        if self.expired:
+            self.pool._on_exec_ttl(self.w)
+        elif self.w.state == WorkerState.WORKING:
+            self.pool._on_broken(self.w, e)
+
+    def passed(self) -> None:
+        self.cancel()
+        if self.strays:
+            self.pool.log.warning("stray frame after the reply discarded",
+                                  extra={"fields": {"pid": self.w.pid, "frames": self.strays}})
+        self.pool._done(self.w)
+
+    def wait(self) -> None:
+        self.w.recv().add_done_callback(self._on_frame)
+
+    def _on_frame(self, fut: asyncio.Future[Frame]) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.failed(exc)
+            return
+        if fut.result().flags & fr.CONTROL:
+            self.passed()
+            return
+        self.strays += 1
+        self.w.recv().add_done_callback(self._on_frame)
