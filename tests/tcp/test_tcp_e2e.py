@@ -306,3 +306,24 @@ def test_config_errors(tmp_path: Path) -> None:
                        tmp_path).start(wait=False)
         assert rr.wait(30) == 1
         assert text in rr.output
+
+
+def test_example_script(tmp_path: Path) -> None:
+    from tests.helpers import PHP_DIR, RRProcess, free_port
+
+    port = free_port()
+    rr = RRProcess(f'version: "3"\ntcp:\n  servers:\n    lines:\n      addr: 127.0.0.1:{port}\n'
+                   f'  pool:\n    num_workers: 1\n    command: "php {PHP_DIR}/examples/tcp.php"\n',
+                   tmp_path).start()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.settimeout(30)
+            assert read_line(s).startswith(b"hello 127.0.0.1:")
+            assert len(line(s, b"whoami\r\n").strip()) == 36
+            assert line(s, b"echo me\r\n") == b"echo me\r\n"
+            s.sendall(b"quit\r\n")
+            assert read_to_eof(s) == b"bye\r\n"
+        rr.wait_output("closed")
+    finally:
+        rr.stop()
+        rr.kill()
