@@ -89,8 +89,10 @@ class Worker:
                 w.set_result(f)
             elif self._in_flight:
                 self._pending.append(f)
-            elif self.state in (WorkerState.DESTROYED, WorkerState.STOPPING):
-                # spiral/roadrunner-tcp answers the stop command with one last CLOSE frame
+            elif self.state not in (WorkerState.READY, WorkerState.WORKING,
+                                    WorkerState.INACTIVE):
+                # a worker on its way out: spiral/roadrunner-tcp answers the stop command
+                # with one last CLOSE frame
                 self.log.debug("frame from a stopping worker discarded",
                                extra={"fields": {"pid": self.pid, "size": len(f.payload)}})
             else:

@@ -94,8 +94,7 @@ class ServiceProcess:
             try:
                 kwargs["preexec_fn"] = _drop_privileges(cfg.user)
             except Exception as e:  # noqa: BLE001 - the pool's WorkerError, reported as ours
-                raise StartError(str(e).replace("server.user", f"service.{cfg.name}.user")) \
-                    from None
+                raise StartError(str(e).replace("server.user: ", "")) from None
         try:
             proc = await asyncio.create_subprocess_exec(argv[0], *argv[1:], **kwargs)
         except (OSError, subprocess.SubprocessError) as e:

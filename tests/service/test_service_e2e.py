@@ -261,3 +261,19 @@ def test_php_manager_drives_every_method(tmp_path: Path) -> None:
     finally:
         rr.stop()
         rr.kill()
+
+
+def test_user_option_and_an_unknown_user(tmp_path: Path) -> None:
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    rr, _ = start(tmp_path, "  who:\n    command: \"id -u\"\n    user: nobody\n")
+    try:
+        rr.wait_output(f"\tservice\t{nobody}\n")
+    finally:
+        rr.stop()
+        rr.kill()
+    rr, _ = start(tmp_path, "  who:\n    command: \"id -u\"\n    user: no-such-user-x\n",
+                  wait=False)
+    assert rr.wait(30) == 1
+    assert "service.who: no such user: no-such-user-x" in rr.output
