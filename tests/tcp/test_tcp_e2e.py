@@ -327,3 +327,27 @@ def test_example_script(tmp_path: Path) -> None:
     finally:
         rr.stop()
         rr.kill()
+
+
+def test_unix_socket_and_ipv6_listeners(tmp_path: Path) -> None:
+    from tests.helpers import RRProcess, free_port, php_worker
+
+    sock_path = tmp_path / "tcp.sock"
+    port = free_port()
+    rr = RRProcess(f'version: "3"\nserver:\n  command: "{php_worker("tcp_worker.php")}"\n'
+                   f"tcp:\n  servers:\n    local:\n      addr: unix://{sock_path}\n"
+                   f"    six:\n      addr: tcp://[::1]:{port}\n"
+                   f"  pool:\n    num_workers: 1\n", tmp_path).start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(30)
+            s.connect(str(sock_path))
+            assert line(s, b"unix\r\n") == b"unix\r\n"
+        with socket.create_connection(("::1", port), timeout=30) as s:
+            s.settimeout(30)
+            ctx = json.loads(line(s, b"ctx\r\n"))
+            assert ctx["remote_addr"] == f"[::1]:{s.getsockname()[1]}"
+            assert ctx["server"] == "six"
+    finally:
+        rr.stop()
+        rr.kill()
