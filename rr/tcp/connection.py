@@ -146,6 +146,9 @@ class Connection(asyncio.Protocol):
             while step is Next.READ:
                 step = await self._read_step()
             close_event = step is Next.CLOSED
+        except asyncio.CancelledError:
+            close_event = False  # the shutdown deadline passed: no more worker calls
+            raise
         finally:
             self.listener.connections.pop(self.uuid, None)
             self.close()

@@ -85,8 +85,8 @@ class TcpPlugin:
                 "server": listener.cfg.name, "address": listener.cfg.addr}})
 
     async def stop(self) -> None:
-        """Stop accepting, close every client socket, let the CLOSE events run within the
-        grace period, then stop the workers."""
+        """Stop accepting, close every client socket, let in-flight events and the CLOSE
+        events run until half the grace period, then stop the workers."""
         grace = self.app.config.duration("endure.grace_period", 30.0) or 30.0
         deadline = asyncio.get_running_loop().time() + grace / 2
         for listener in self.listeners:
@@ -107,7 +107,8 @@ class TcpPlugin:
             if listener.server is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(listener.server.wait_closed(), 1.0)
-        await self._pool.destroy()
+        # a worker still busy at the deadline gets the stop command, then SIGKILL
+        await self._pool.destroy(max(0.0, deadline - asyncio.get_running_loop().time()))
 
     async def reset(self) -> None:
         await self._pool.reset()

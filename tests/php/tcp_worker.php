@@ -4,7 +4,7 @@
  * tcp plugin test worker. DATA commands (one line each):
  *   close → "bye" and WRITECLOSE;  crash → exit mid-event;  error → soft error frame;
  *   twice → WRITECLOSE then an error frame (the SDK README's catch block);
- *   silent → no reply at all;  bad → an unknown command word;  uuid / pid / ctx → facts;
+ *   silent → no reply at all;  hang → sleeps 10 minutes;  bad → an unknown command word;  uuid / pid / ctx → facts;
  *   anything else is echoed back.
  * CONNECTED: server "greet" writes a greeting, others just read.
  * CLOSE: appended to $TCP_LOG; only server "replying" answers it (the README says no
@@ -58,6 +58,9 @@ while ($request = $tcp->waitRequest()) {
             $worker->error('RuntimeException: failed');
             break;
         case 'silent':
+            break;
+        case 'hang':
+            sleep(600);
             break;
         case 'bad':
             $worker->respond(new RR\Payload("ignored\r\n", 'write'));

@@ -296,6 +296,22 @@ def test_sigterm_closes_connections_and_leaves_no_workers(tmp_path: Path) -> Non
     t.rr.kill()
 
 
+def test_sigterm_with_a_hung_worker_ends_within_the_grace_period(tmp_path: Path) -> None:
+    t = start_tcp(tmp_path)
+    stuck = t.connect()
+    pid = int(line(stuck, b"pid\r\n"))
+    stuck.sendall(b"hang\r\n")
+    time.sleep(0.5)
+    with t.connect() as s:  # the other worker still serves
+        other = int(line(s, b"pid\r\n"))
+    t.rr.signal(signal.SIGTERM)
+    # exit 0: the stop finished within endure.grace_period (else "graceful stop timed out")
+    assert t.rr.wait(60) == 0, t.rr.output
+    assert not alive(pid) and not alive(other)
+    stuck.close()
+    t.rr.kill()
+
+
 def test_config_errors(tmp_path: Path) -> None:
     from tests.helpers import RRProcess
 
