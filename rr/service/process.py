@@ -145,6 +145,8 @@ class ServiceProcess:
                 self.log.error("process start error", extra={"fields": {
                     "name": self.cfg.name, "error": str(e)}})
                 return
+            if self.stopped:  # stop() came while this start was under way
+                self._signal(signal.SIGKILL)
 
     async def _drain_output(self) -> None:
         """Let the pipes empty; a child that inherited them must not hold us forever."""
