@@ -35,14 +35,15 @@ class TcpRR:
 
 
 def start_tcp(tmp_path: Path, workers: int = 2, servers: tuple[str, ...] = ("echo",),
-              extra: str = "", pool_extra: str = "") -> TcpRR:
+              extra: str = "", pool_extra: str = "", relay: str = "") -> TcpRR:
     ports = {name: free_port() for name in servers}
     rpc = f"127.0.0.1:{free_port()}"
     entries = "".join(f"    {name}:\n      addr: 127.0.0.1:{port}\n"
                       for name, port in ports.items())
     log = tmp_path / "closes.log"
     config = (f'version: "3"\nserver:\n  command: "{php_worker("tcp_worker.php")}"\n'
-              f"rpc:\n  listen: tcp://{rpc}\n"
+              + (f"  relay: {relay}\n" if relay else "")
+              + f"rpc:\n  listen: tcp://{rpc}\n"
               f"tcp:\n{extra}  servers:\n{entries}"
               f"  pool:\n    num_workers: {workers}\n    allocate_timeout: 30s\n{pool_extra}")
     rr = RRProcess(config, tmp_path, env={"TCP_LOG": str(log)}).start()

@@ -312,6 +312,24 @@ def test_sigterm_with_a_hung_worker_ends_within_the_grace_period(tmp_path: Path)
     t.rr.kill()
 
 
+def test_socket_relay_workers(tmp_path: Path) -> None:
+    """Workers on a tcp:// relay: the fence travels over sockets too."""
+    from tests.helpers import free_port
+
+    t = start_tcp(tmp_path, workers=1, servers=("echo", "replying"),
+                  relay=f"tcp://127.0.0.1:{free_port()}")
+    try:
+        for server in ("echo", "replying", "echo"):
+            for i in range(5):
+                with t.connect(server) as s:
+                    assert line(s, f"r{i}\r\n".encode()) == f"r{i}\r\n".encode()
+                    s.sendall(b"twice\r\n")
+                    assert read_to_eof(s) == b"Something went wrong\r\n"
+    finally:
+        t.rr.stop()
+        t.rr.kill()
+
+
 def test_config_errors(tmp_path: Path) -> None:
     from tests.helpers import RRProcess
 
