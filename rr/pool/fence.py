@@ -60,7 +60,9 @@ async def exchange(pool: Pool, w: Worker, payload: Payload) -> Payload | None:
         f = await w.recv()
     except WorkerError as e:
         fence.failed(e)
-        raise ExecTTLError() from None if fence.expired else e
+        if fence.expired:
+            raise ExecTTLError() from None
+        raise
     except asyncio.CancelledError:
         fence.cancel()
         pool._retire(w, WorkerState.ERRORED, kill=True)

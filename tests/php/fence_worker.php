@@ -4,7 +4,7 @@
  * Pool fence tests: the body says how to answer.
  *   none → nothing;  twice → a reply and an error frame;  error → an error frame;
  *   reply-exit → a reply, then exit before the barrier;  sleep → 3 s then echo;
- *   stream → a STREAM chunk;  anything else → echo with the pid.
+ *   stream → a STREAM chunk;  crash → exits mid-request;  anything else → echo with the pid.
  */
 
 declare(strict_types=1);
@@ -29,6 +29,8 @@ while ($p = $worker->waitPayload()) {
         case 'reply-exit':
             $worker->respond(new Payload('last words'));
             exit(0);
+        case 'crash':
+            exit(2);
         case 'sleep':
             sleep(3);
             $worker->respond(new Payload('slept'));

@@ -81,6 +81,17 @@ async def test_reply_then_exit_delivers_the_reply_and_replaces_the_worker() -> N
         await p.destroy()
 
 
+async def test_a_crash_is_a_worker_error_not_a_timeout() -> None:
+    p = pool(exec_ttl=30.0)
+    await p.start()
+    try:
+        with pytest.raises(WorkerError) as info:
+            await p.exec_fenced(Payload(b"c", b"crash"))
+        assert not isinstance(info.value, ExecTTLError)
+    finally:
+        await p.destroy()
+
+
 async def test_exec_ttl_and_streams_are_failures() -> None:
     p = pool(exec_ttl=1.0)
     await p.start()
