@@ -88,6 +88,8 @@ async def test_a_crash_is_a_worker_error_not_a_timeout() -> None:
         with pytest.raises(WorkerError) as info:
             await p.exec_fenced(Payload(b"c", b"crash"))
         assert not isinstance(info.value, ExecTTLError)
+        reply = await asyncio.wait_for(p.exec_fenced(Payload(b"c", b"ok")), 30)
+        assert reply is not None and reply.body.startswith(b"ok:")  # replaced
     finally:
         await p.destroy()
 
