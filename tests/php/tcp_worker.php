@@ -4,7 +4,7 @@
  * tcp plugin test worker. DATA commands (one line each):
  *   close → "bye" and WRITECLOSE;  crash → exit mid-event;  error → soft error frame;
  *   twice → WRITECLOSE then an error frame (the SDK README's catch block);
- *   silent → no reply at all;  hang → sleeps 10 minutes;  bad → an unknown command word;  uuid / pid / ctx → facts;
+ *   silent → no reply at all;  hang → sleeps 10 minutes;  bad → an unknown command word;  uuid / pid / mode / ctx → facts;
  *   anything else is echoed back.
  * CONNECTED: server "greet" writes a greeting, others just read.
  * CLOSE: appended to $TCP_LOG; only server "replying" answers it (the README says no
@@ -70,6 +70,9 @@ while ($request = $tcp->waitRequest()) {
             break;
         case 'pid':
             $tcp->respond(getmypid() . "\r\n");
+            break;
+        case 'mode':
+            $tcp->respond(getenv('RR_MODE') . "\r\n");
             break;
         case 'ctx':
             $tcp->respond(json_encode([

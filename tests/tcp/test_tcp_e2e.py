@@ -28,6 +28,7 @@ def test_echo_and_context(tcp_rr: TcpRR) -> None:
         first = line(s, b"uuid\r\n").strip()
         assert line(s, b"uuid\r\n").strip() == first  # one id for the whole connection
         assert len(first) == 36 and first == first.lower()
+        assert line(s, b"mode\r\n") == b"tcp\r\n"  # RR_MODE of the tcp pool
 
 
 def test_two_messages_in_one_write_are_one_event(tcp_rr: TcpRR) -> None:
