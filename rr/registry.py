@@ -37,6 +37,8 @@ ENTRIES: tuple[PluginEntry, ...] = (
                 after=("rpc", "metrics")),
     PluginEntry("cron", "rr.jobs.cron", ("cron",), after=("jobs",)),
     PluginEntry("http", "rr.http.plugin", ("http",), after=("rpc", "metrics")),
+    PluginEntry("tcp", "rr.tcp.plugin", ("tcp",), after=("rpc", "metrics")),
+    PluginEntry("service", "rr.service.plugin", ("service",), after=("rpc",)),
     # status answers /ready for every plugin, so it starts once they all have
     PluginEntry("status", "rr.status.plugin", ("status",), after=("*",)),
 )

@@ -180,6 +180,30 @@ class Pool:
         finally:
             self._queued -= 1
 
+    async def exec_fenced(self, payload: Payload) -> Payload | None:
+        """Run one request with a pid request right behind it as a barrier; the reply is
+        the first frame before the barrier's answer, None when the worker sent none.
+
+        For protocols whose workers may or may not answer (the tcp CLOSE event): the
+        worker is free exactly when the barrier comes back, so a skipped reply neither
+        wedges it nor shifts a late frame onto the next request (rr/pool/fence.py)."""
+        from rr.pool.fence import exchange
+
+        if not payload.context and not payload.body:
+            raise PoolError("payload can not be empty")
+        self._enter()
+        try:
+            for _ in range(MAX_STOP_RETRIES):
+                w = await self._take()
+                try:
+                    return await exchange(self, w, payload)
+                except _StopRequested:
+                    continue
+            raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
+                              "instead of answering this request")
+        finally:
+            self._queued -= 1
+
     def stream(self, payload: Payload) -> _StreamCall:
         """A possibly streamed reply: ``async with pool.stream(p) as frames`` yields an
         iterator over the reply frames.
@@ -251,21 +275,26 @@ class Pool:
             handle = None
             raise
         except ExecTTLError:
-            self.log.warning("worker stopped, and will be restarted",
-                             extra={"fields": {"pid": w.pid, "reason": "execTTL timeout elapsed",
-                                               "pool": self.name}})
-            self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+            self._on_exec_ttl(w)
             raise
         except WorkerError as e:
-            self.log.warning("RoadRunner can't communicate with the worker",
-                             extra={"fields": {"pid": w.pid, "error": str(e),
-                                               "pool": self.name}})
-            self._retire(w, WorkerState.ERRORED, kill=True)
+            self._on_broken(w, e)
             raise
         finally:
             if handle is not None:
                 handle.cancel()
         return self._classify(w, f)
+
+    def _on_exec_ttl(self, w: Worker) -> None:
+        self.log.warning("worker stopped, and will be restarted",
+                         extra={"fields": {"pid": w.pid, "reason": "execTTL timeout elapsed",
+                                           "pool": self.name}})
+        self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+
+    def _on_broken(self, w: Worker, e: BaseException) -> None:
+        self.log.warning("RoadRunner can't communicate with the worker",
+                         extra={"fields": {"pid": w.pid, "error": str(e), "pool": self.name}})
+        self._retire(w, WorkerState.ERRORED, kill=True)
 
     def _classify(self, w: Worker, f: Frame) -> Payload:
         if f.flags & fr.ERROR:
