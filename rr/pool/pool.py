@@ -28,6 +28,7 @@ from rr.pool.errors import (
     PoolError,
     PoolStoppedError,
     SoftJobError,
+    StreamingNotSupportedError,
     WorkerError,
 )
 from rr.pool.payload import Payload
@@ -85,6 +86,9 @@ class Pool:
         #: told the new worker count after add_worker (the jobs plugin runs one poller per
         #: worker)
         self.on_resize: Callable[[int], None] | None = None
+        #: kill (and replace) a worker whose caller went away mid-request instead of
+        #: waiting for its late reply: gRPC with exec_ttl (spec/grpc.md §5.5)
+        self.kill_abandoned = False
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,7 +176,7 @@ class Pool:
                     continue
                 if reply.stream:
                     self._retire(w, WorkerState.INVALID, kill=True)
-                    raise WorkerError("streaming is not supported")
+                    raise StreamingNotSupportedError()
                 self._done(w)
                 return reply
             raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
@@ -244,6 +248,13 @@ class Pool:
                 raise
             if handle is not None:
                 handle.cancel()
+            if self.kill_abandoned:
+                handle = None
+                self.log.warning("worker stopped, and will be restarted",
+                                 extra={"fields": {"pid": w.pid, "pool": self.name,
+                                                   "reason": "the caller went away"}})
+                self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+                raise
             late = w.recv()
             if ttl > 0:
                 handle = asyncio.get_running_loop().call_later(ttl, _expire, w, late)

@@ -1,0 +1,1 @@
+"""gRPC plugin: PHP gRPC services (spiral/roadrunner-grpc) behind a grpcio server."""
