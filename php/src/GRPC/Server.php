@@ -102,7 +102,7 @@ final class Server
         } catch (GRPCException $e) {
             $status = Status::encode($e->getCode(), $e->getMessage(), $e->getDetails());
             $reply = ['error' => \base64_encode($status)];
-            if (\count($trailers) > 0) {
+            if (\count($headers) > 0 || \count($trailers) > 0) {
                 $reply += ['headers' => $headers->packHeaders(), 'trailers' => $trailers->packHeaders()];
             }
             $worker->respond(new Payload('', \json_encode($reply, \JSON_THROW_ON_ERROR)));
