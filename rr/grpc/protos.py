@@ -86,10 +86,12 @@ def load(entries: Iterable[str], workdir: Path) -> ProtoSet:
     for f in files:
         by_dir.setdefault(f.parent, []).append(f)
     parsed = {d: _parse_dir(d, [f.name for f in fs]) for d, fs in by_dir.items()}
+    for fds in parsed.values():
+        for name, proto in fds.items():  # protoc's order: dependencies first
+            result.files.setdefault(name, proto)
     for f in files:  # in configured order, so a duplicate names the later file
         fds = parsed[f.parent]
         for proto in _closure(f.name, fds):
-            result.files.setdefault(proto.name, proto)
             _register(result, proto, (f.parent / proto.name).resolve())
     return result
 

@@ -12,6 +12,11 @@ declare(strict_types=1);
 
 require __DIR__ . '/../../php/autoload.php';
 
+if (is_file(getcwd() . '/broken')) {  // lets a test leave the pool without live workers
+    fwrite(STDERR, "refusing to start\n");
+    exit(1);
+}
+
 use RR\GRPC\Context;
 use RR\GRPC\Exception\GRPCException;
 use RR\GRPC\Exception\NotFoundException;
