@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything rr and its tests need on a fresh Debian 12 machine. Idempotent.
 #   apt: php-cli (workers); pip: rr itself with the test extras (moto, the Tansu broker, ...)
-# Set RR_SETUP_BENCH=1 to also install what the benchmarks use (php-fpm, nginx, wrk).
+# Set RR_SETUP_BENCH=1 to also install what the benchmarks use (php-fpm, nginx, wrk,
+# h2load from nghttp2-client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then
   command -v php-fpm8.2 >/dev/null || need_apt+=(php-fpm)
   command -v nginx >/dev/null || need_apt+=(nginx)
   command -v wrk >/dev/null || need_apt+=(wrk)
+  command -v h2load >/dev/null || need_apt+=(nghttp2-client)
 fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
