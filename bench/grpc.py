@@ -5,7 +5,8 @@ plugin, in one run, for 2 and 4 workers.
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
-connections. Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
+connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load: the ceiling
+of the server library on this machine. Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
 distribution), the gRPC/HTTP ratio and the CPU time the rr process spent per call.
 The machine is shared: compare the ratios of one run, not absolute numbers.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import re
 import statistics
 import subprocess
@@ -69,6 +71,35 @@ grpc:
     wait_port(grpc_port)
     time.sleep(1.0)
     return proc, http_port, grpc_port
+
+
+# grpcio alone: the same listener stack answering Ping from Python without PHP, rr or a
+# pool -- the ceiling any grpcio-based server reaches on this machine
+BARE_SERVER = """
+import asyncio, sys, grpc, uvloop
+REPLY = b"\\x0a\\x0dHello, world!"
+async def ping(request, context):
+    return REPLY
+class Handler(grpc.GenericRpcHandler):
+    def service(self, details):
+        return grpc.unary_unary_rpc_method_handler(ping)
+async def main():
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((Handler(),))
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+uvloop.run(main())
+"""
+
+
+def start_bare() -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false", "GRPC_VERBOSITY": "ERROR"}
+    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
 
 
 def check_grpc(port: int) -> None:
@@ -132,6 +163,15 @@ def main() -> int:
                   f"{http_p99:>8.2f} {http_cpu / http_calls * 1e6:>10.1f}µs {'':>9}")
             print(f"{workers:>7} {'grpc':>10} {g_rate:>9.0f} {g_p50:>8.2f} {g_p99:>8.2f} "
                   f"{g_cpu / g_calls * 1e6:>10.1f}µs {g_rate / http_rate:>9.2f}")
+        bare, port = start_bare()
+        try:
+            check_grpc(port)
+            ((b_rate, b_p50, b_p99), b_calls), b_cpu = measure(
+                psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
+        finally:
+            stop([bare])
+        print(f"{'-':>7} {'bare grpc':>10} {b_rate:>9.0f} {b_p50:>8.2f} {b_p99:>8.2f} "
+              f"{b_cpu / b_calls * 1e6:>10.1f}µs   (grpcio alone, no PHP)")
     return 0
 
 

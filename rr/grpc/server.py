@@ -7,9 +7,6 @@ grpcio's HTTP/2 and framing run in C; only the handlers run in Python, on rr's (
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,9 +74,7 @@ def build(o: ServerOptions, handlers: Sequence[grpc.GenericRpcHandler],
     """A server with the handlers and its listener bound (not started)."""
     server = grpc.aio.server(options=channel_options(o))
     server.add_generic_rpc_handlers(tuple(handlers))
-    target = o.listen.grpc_target
-    if o.listen.unix_path:
-        _remove_stale_socket(o.listen.unix_path)
+    target = o.listen.grpc_target  # grpcio unlinks a stale unix socket file itself
     try:
         if o.tls is not None:
             port = server.add_secure_port(target, credentials(o.tls))
@@ -91,9 +86,3 @@ def build(o: ServerOptions, handlers: Sequence[grpc.GenericRpcHandler],
         raise ConfigError(f"{name}.listen: cannot listen on {o.listen.address}")
     return server
 
-
-def _remove_stale_socket(path: str) -> None:
-    """A socket file left by a previous run would make the bind fail."""
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            os.unlink(path)

@@ -28,6 +28,8 @@ def test_unary_echo_and_empty_message(serve: ServeFn) -> None:
     assert parse_msg(body) == ("echo:hi", 42)
     body, _ = s.call("Nothing", b"")  # an all-default message is zero bytes both ways
     assert body == b""
+    body, _ = s.call("Echo", msg("zip"), compression=grpc.Compression.Gzip)
+    assert parse_msg(body) == ("echo:zip", 1)
 
 
 def test_metadata_in_and_headers_out(serve: ServeFn) -> None:
@@ -170,6 +172,7 @@ def test_one_mib_message_and_size_limits(serve: ServeFn) -> None:
     assert parse_msg(body) == ("b" * (1024 * 1024), len(big))
     e = rpc_error(s.call, "Echo", msg("x" * (3 * 1024 * 1024)))
     assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "larger than max" in e.details()
     e = rpc_error(s.call, "Big", msg(n=3 * 1024 * 1024))
     assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert parse_msg(s.call("Echo", msg("still"))[0])[0] == "echo:still"

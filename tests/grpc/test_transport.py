@@ -69,8 +69,19 @@ def test_unix_socket_listener(serve: ServeFn, tmp_path: Path) -> None:
     s = serve(listen=f"unix://{path}")
     ch = s.channel()
     body = ch.unary_unary(f"/{SERVICE}/Meta")(msg(), timeout=30)
-    assert json.loads(parse_msg(body)[0])[":peer.address"]
+    assert json.loads(parse_msg(body)[0])[":peer.address"] == ["@"]
+    assert path.is_socket()
     assert parse_msg(ch.unary_unary(f"/{SERVICE}/Echo")(msg("u"), timeout=30))[0] == "echo:u"
+
+
+def test_unix_socket_left_by_a_killed_run_is_replaced(serve: ServeFn, tmp_path: Path) -> None:
+    path = tmp_path / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))  # closed without unlink, as after a SIGKILL
+    stale.close()
+    s = serve(listen=f"unix://{path}")
+    assert parse_msg(s.channel().unary_unary(f"/{SERVICE}/Echo")(msg("s"), timeout=30))[0] \
+        == "echo:s"
 
 
 @pytest.mark.parametrize("junk", [
