@@ -5,10 +5,11 @@ plugin, in one run, for 2 and 4 workers.
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
-connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load: the ceiling
-of the server library on this machine. Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
-distribution), the gRPC/HTTP ratio and the CPU time the rr process spent per call.
-The machine is shared: compare the ratios of one run, not absolute numbers.
+connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load:
+the ceiling of the server library on this machine. Prints calls/s, p50/p99 (from
+h2load's per-request log and wrk's latency distribution), the gRPC/HTTP ratio and the
+CPU time the server process spent per call. The machine is shared: compare the ratios
+of one run, not absolute numbers.
 """
 
 from __future__ import annotations
