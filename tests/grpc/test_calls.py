@@ -12,6 +12,7 @@ import pytest
 from google.rpc import status_pb2
 
 from tests.grpc.conftest import SERVICE, ServeFn, msg, parse_msg
+from tests.helpers import rpc
 
 pytestmark = pytest.mark.php
 
@@ -230,3 +231,33 @@ def test_many_clients_in_threads(serve: ServeFn) -> None:
     with ThreadPoolExecutor(8) as ex:
         got = list(ex.map(one, range(40)))
     assert got == [(f"echo:{i}", i + 1) for i in range(40)]
+
+
+def test_worker_stop_request_is_retried_transparently(serve: ServeFn) -> None:
+    s = serve()
+    body, _ = s.call("Fail", msg("stop-once"), timeout=30)
+    stopped = int((s.workdir / "stopped-once").read_text())
+    answered_by = _pid(parse_msg(body)[0])
+    assert answered_by != stopped
+
+
+def test_no_free_worker_in_time_is_internal(serve: ServeFn) -> None:
+    s = serve(pool="""\
+        num_workers: 1
+        allocate_timeout: 0.5s
+        """)
+    busy = s.channel().unary_unary(f"/{SERVICE}/Sleep").future(msg(n=2500), timeout=30)
+    time.sleep(0.5)
+    e = rpc_error(s.call, "Echo", msg("queued"), channel=s.channel(), timeout=30)
+    assert e.code() == grpc.StatusCode.INTERNAL
+    assert e.details().startswith("static_pool_exec: NoFreeWorkers")
+    assert parse_msg(busy.result(timeout=30))[0].startswith("slept 2500")
+
+
+def test_informer_adds_and_removes_grpc_workers(serve: ServeFn) -> None:
+    s = serve(pool="num_workers: 1")
+    rpc(s.rpc_address, "informer.AddWorker", "grpc")  # replies false, as RoadRunner does
+    assert len(rpc(s.rpc_address, "informer.Workers", "grpc")["workers"]) == 2
+    rpc(s.rpc_address, "informer.RemoveWorker", "grpc")
+    assert len(rpc(s.rpc_address, "informer.Workers", "grpc")["workers"]) == 1
+    assert parse_msg(s.call("Echo", msg("x"))[0])[0] == "echo:x"

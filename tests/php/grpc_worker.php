@@ -96,6 +96,9 @@ final class TestService
 
     public function Fail(Context $ctx, Msg $in): Msg
     {
+        if ($in->text === 'stop-once') {
+            return $this->stopOnce();
+        }
         $detail = ['rc.test.v1.Msg', (new Msg('detail', 7))->encode()];
         match ($in->text) {
             'grpc' => throw new GRPCException('rc: denied', StatusCode::PERMISSION_DENIED),
@@ -137,6 +140,19 @@ final class TestService
         $this->worker->respond(new Payload($body, $header));
         $this->worker->skip = true;
         throw new SkipReply();
+    }
+
+    /** The first worker to get this asks to be replaced; the call is retried elsewhere. */
+    private function stopOnce(): Msg
+    {
+        $marker = getcwd() . '/stopped-once';
+        if (!is_file($marker)) {
+            file_put_contents($marker, (string)getmypid());
+            $this->worker->stop();
+            $this->worker->skip = true;
+            throw new SkipReply();
+        }
+        return new Msg('answered by ' . getmypid());
     }
 
     private function streamReply(): never
