@@ -83,6 +83,9 @@ class Proxy(grpc.GenericRpcHandler):
             status = "DeadlineExceeded" if remaining is not None and remaining <= 0 \
                 else "Canceled"
             raise
+        except Exception:  # grpcio answers UNKNOWN for anything a handler raises
+            status = "Unknown"
+            raise
         finally:
             self._limiter.release(peer)
             if m is not None:
