@@ -49,9 +49,14 @@ class GrpcPlugin:
         o = self.cfg.server
         proxy = Proxy(lambda: self._pool, self.protos, StreamLimiter(o.max_concurrent_streams),
                       o.tls is not None, self.log, self.metrics)
-        server = servers.build(o, [HealthHandler(self.health_state, self._observe), proxy])
-        reflection.enable(server, self.protos, self.log)
-        await server.start()
+        try:
+            server = servers.build(o, [HealthHandler(self.health_state, self._observe), proxy])
+            reflection.enable(server, self.protos, self.log)
+            await server.start()
+        except BaseException:
+            # the server stops only plugins that started: the workers are ours to end
+            await self._pool.destroy()
+            raise
         self._server = server
         self.health_state.set_serving(True)
         self.log.info("grpc server was started", extra={"fields": {

@@ -28,6 +28,7 @@ from rr.pool.errors import PoolError, SoftJobError, StreamingNotSupportedError
 from rr.pool.payload import Payload
 from rr.pool.pool import Pool
 
+DEADLINE_SLACK = 0.05  # seconds
 Context = Any  # grpc.aio.ServicerContext (generic in grpcio's stubs)
 
 
@@ -68,8 +69,10 @@ class Proxy(grpc.GenericRpcHandler):
         if m is not None:
             m.queue.inc()
         peer = ctx.peer()
-        await self._limiter.acquire(peer)
+        admitted = False
         try:
+            await self._limiter.acquire(peer)
+            admitted = True
             return await self._call(prefix, body, ctx, peer)
         except Failure as f:
             status = go_name(f.code)
@@ -79,15 +82,18 @@ class Proxy(grpc.GenericRpcHandler):
             await _abort(ctx, f)
             raise AssertionError("unreachable") from None  # abort() raises
         except asyncio.CancelledError:
+            # the client's own deadline timer usually fires first and resets the stream a
+            # moment before the server's: a cancel that close to the deadline is the deadline
             remaining = ctx.time_remaining()
-            status = "DeadlineExceeded" if remaining is not None and remaining <= 0 \
+            status = "DeadlineExceeded" if remaining is not None and remaining < DEADLINE_SLACK \
                 else "Canceled"
             raise
         except Exception:  # grpcio answers UNKNOWN for anything a handler raises
             status = "Unknown"
             raise
         finally:
-            self._limiter.release(peer)
+            if admitted:
+                self._limiter.release(peer)
             if m is not None:
                 m.queue.dec()
                 m.observe(path, status, time.monotonic() - start)

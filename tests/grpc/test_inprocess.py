@@ -3,10 +3,11 @@ failures → status codes, metric labels, the request payload, server options.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import grpc
 import pytest
@@ -39,26 +40,38 @@ class ScriptedPool:
         self.script: Script = lambda p: Payload(b"{}", p.body)
         self.seen: list[Payload] = []
 
+        self.gate: asyncio.Event | None = None  # set: calls wait for it
+
     async def exec(self, payload: Payload) -> Payload:
         self.seen.append(payload)
+        if self.gate is not None:
+            await self.gate.wait()
         return self.script(payload)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel,
-                                                       CollectorRegistry]]:
+@contextlib.asynccontextmanager
+async def running(limit: int = 10) -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel,
+                                                          CollectorRegistry]]:
     pset = protos.load(["test.proto"], PROTO_DIR)
     pool = ScriptedPool()
     registry = CollectorRegistry()
-    proxy = Proxy(lambda: pool, pset, StreamLimiter(10), False,  # type: ignore[arg-type, return-value]
+    proxy = Proxy(lambda: pool, pset, StreamLimiter(limit), False,  # type: ignore[arg-type, return-value]
                   logging.getLogger("test"), grpc_metrics(registry))
     port = free_port()
     srv = servers.build(ServerOptions(Listen(f"127.0.0.1:{port}")), [proxy])
     await srv.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield pool, channel, registry
-    await channel.close()
-    await srv.stop(0)
+    try:
+        yield pool, channel, registry
+    finally:
+        await channel.close()
+        await srv.stop(0)
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel, CollectorRegistry]]:
+    async with running() as parts:
+        yield parts
 
 
 def _raise(e: BaseException) -> Script:
@@ -117,3 +130,23 @@ def test_channel_options_map_the_config() -> None:
     assert "grpc.max_concurrent_streams" not in opts  # enforced by StreamLimiter instead
     infinite = dict(servers.channel_options(ServerOptions(Listen("127.0.0.1:1"))))
     assert "grpc.max_connection_age_ms" not in infinite
+
+
+async def test_a_call_that_gives_up_in_the_stream_queue_leaves_no_trace() -> None:
+    async with running(limit=1) as (pool, channel, registry):
+        pool.gate = asyncio.Event()
+        echo = channel.unary_unary("/rc.test.v1.Test/Echo")
+        first = asyncio.ensure_future(echo(b"\x0a\x011", timeout=30))
+        await asyncio.sleep(0.2)
+        with pytest.raises(grpc.aio.AioRpcError) as info:  # queued behind the first
+            await echo(b"\x0a\x012", timeout=0.3)
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        await asyncio.sleep(0.3)  # the server learns of the reset stream a moment later
+        assert len(pool.seen) == 1  # it never reached the pool
+        pool.gate.set()
+        assert await first == b"\x0a\x011"
+        assert await echo(b"\x0a\x013", timeout=10) == b"\x0a\x013"
+        await asyncio.sleep(0.1)
+        assert registry.get_sample_value("rr_grpc_requests_queue") == 0.0
+        assert registry.get_sample_value("rr_grpc_request_total", {
+            "grpc_method": "/rc.test.v1.Test/Echo", "status_code": "DeadlineExceeded"}) == 1.0
