@@ -261,3 +261,25 @@ def test_informer_adds_and_removes_grpc_workers(serve: ServeFn) -> None:
     rpc(s.rpc_address, "informer.RemoveWorker", "grpc")
     assert len(rpc(s.rpc_address, "informer.Workers", "grpc")["workers"]) == 1
     assert parse_msg(s.call("Echo", msg("x"))[0])[0] == "echo:x"
+
+
+def test_worker_environment(serve: ServeFn) -> None:
+    s = serve(grpc_extra="""\
+        env:
+          grpc_test: from-config
+        """)
+    ctx = json.loads(parse_msg(s.call("Meta", msg(n=2))[0])[0])
+    assert ctx["env"] == {"RR_MODE": "grpc", "GRPC_TEST": "from-config"}
+
+
+def test_idle_connections_are_closed_after_max_connection_idle(serve: ServeFn) -> None:
+    s = serve(grpc_extra="max_connection_idle: 1s\n")
+    ch = s.channel()
+
+    def peer() -> str:
+        return json.loads(parse_msg(s.call("Meta", msg(), channel=ch)[0])[0])[":peer.address"][0]
+
+    first = peer()
+    assert peer() == first  # busy enough: the same connection
+    time.sleep(3.0)
+    assert peer() != first  # GOAWAY after 1 s idle; the channel reconnected

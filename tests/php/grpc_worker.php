@@ -91,6 +91,9 @@ final class TestService
         if ($in->n === 1) {
             $ctx->getValue(ResponseTrailers::class)->set('x-trailer', 't-1');
         }
+        if ($in->n === 2) {
+            $values['env'] = ['RR_MODE' => getenv('RR_MODE'), 'GRPC_TEST' => getenv('GRPC_TEST')];
+        }
         return new Msg(json_encode($values, JSON_THROW_ON_ERROR));
     }
 
