@@ -3,23 +3,28 @@ grpcio server with the proxy, health and reflection handlers (spec/grpc.md §7.3
 
 from __future__ import annotations
 
-import grpc
+from typing import TYPE_CHECKING
 
 from rr.app import App
-from rr.grpc import protos, reflection
-from rr.grpc import server as servers
-from rr.grpc.config import GrpcConfig
-from rr.grpc.health import HealthHandler, HealthState
-from rr.grpc.limiter import StreamLimiter
-from rr.grpc.metrics import GrpcMetrics, grpc_metrics
-from rr.grpc.proxy import Proxy
-from rr.pool.pool import Pool
+
+if TYPE_CHECKING:
+    import grpc
+
+    from rr.grpc.metrics import GrpcMetrics
+    from rr.pool.pool import Pool
 
 
 class GrpcPlugin:
     name = "grpc"
 
     def __init__(self, app: App) -> None:
+        # grpcio, protoc and the descriptor machinery load only when the section exists:
+        # every rr start imports every plugin module
+        from rr.grpc import protos
+        from rr.grpc.config import GrpcConfig
+        from rr.grpc.health import HealthState
+        from rr.grpc.metrics import grpc_metrics
+
         self.app = app
         self.log = app.logger("grpc")
         section = app.config.section("grpc")
@@ -45,6 +50,12 @@ class GrpcPlugin:
             self.metrics.observe(method, status, seconds)
 
     async def start(self) -> None:
+        from rr.grpc import reflection
+        from rr.grpc import server as servers
+        from rr.grpc.health import HealthHandler
+        from rr.grpc.limiter import StreamLimiter
+        from rr.grpc.proxy import Proxy
+
         await self._pool.start()
         o = self.cfg.server
         proxy = Proxy(lambda: self._pool, self.protos, StreamLimiter(o.max_concurrent_streams),

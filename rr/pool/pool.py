@@ -529,6 +529,14 @@ class Pool:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), 0.1)
+        # workers that were busy are replaced in the background when their request ends:
+        # the reset is done when the pool is whole again (as RoadRunner's, which allocates
+        # num_workers fresh workers before it returns)
+        while (len(self.workers_set) < self.target and not self._stopped
+               and time.monotonic() < deadline):
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
         self.log.info("plugin was successfully reset", extra={"fields": {"pool": self.name}})
 
     async def add_worker(self) -> None:
