@@ -23,7 +23,7 @@ from rr.grpc import request
 from rr.grpc.limiter import StreamLimiter
 from rr.grpc.metrics import GrpcMetrics
 from rr.grpc.protos import Kind, Method, ProtoSet
-from rr.grpc.status import INTERNAL, UNIMPLEMENTED, UNKNOWN, Failure, go_name
+from rr.grpc.status import INTERNAL, UNKNOWN, Failure, go_name
 from rr.pool.errors import PoolError, SoftJobError, StreamingNotSupportedError
 from rr.pool.payload import Payload
 from rr.pool.pool import Pool
@@ -40,6 +40,7 @@ class Proxy(grpc.GenericRpcHandler):
         self._tls = tls
         self.log = log
         self.metrics = metrics
+        self._debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path
         self.services = set(protos.services)
         self._table: dict[str, grpc.RpcMethodHandler] = {
             m.path: self._handler(m) for m in protos.methods()}
@@ -73,7 +74,11 @@ class Proxy(grpc.GenericRpcHandler):
         try:
             await self._limiter.acquire(peer)
             admitted = True
-            return await self._call(prefix, body, ctx, peer)
+            out = await self._call(prefix, body, ctx, peer)
+            if self._debug:
+                self.log.debug("method was called successfully",
+                               extra={"fields": {"method": path, "elapsed": _ms(start)}})
+            return out
         except Failure as f:
             status = go_name(f.code)
             self.log.error("method call was finished with error",
@@ -147,5 +152,3 @@ def _refusal(text: str) -> grpc.RpcMethodHandler:
 def _ms(start: float) -> str:
     return f"{(time.monotonic() - start) * 1000:.3f}ms"
 
-
-__all__ = ["Proxy", "UNIMPLEMENTED"]

@@ -35,4 +35,3 @@ class Failure(Exception):
 
 UNKNOWN = 2
 INTERNAL = 13
-UNIMPLEMENTED = 12
