@@ -39,6 +39,7 @@ ENTRIES: tuple[PluginEntry, ...] = (
     PluginEntry("http", "rr.http.plugin", ("http",), after=("rpc", "metrics")),
     PluginEntry("tcp", "rr.tcp.plugin", ("tcp",), after=("rpc", "metrics")),
     PluginEntry("service", "rr.service.plugin", ("service",), after=("rpc",)),
+    PluginEntry("grpc", "rr.grpc.plugin", ("grpc",), after=("rpc", "metrics")),
     # status answers /ready for every plugin, so it starts once they all have
     PluginEntry("status", "rr.status.plugin", ("status",), after=("*",)),
 )

@@ -5,7 +5,8 @@
 #           extras (pytest, moto, the Tansu broker, ...). Nothing goes into the system
 #           Python (Debian's is "externally managed", PEP 668).
 # A re-run skips the pip step while pyproject.toml is unchanged (a stamp in .venv/).
-# RR_SETUP_BENCH=1 also installs what the benchmarks use (php-fpm, nginx, wrk).
+# RR_SETUP_BENCH=1 also installs what the benchmarks use (php-fpm, nginx, wrk,
+# h2load from nghttp2-client).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$RR_ROOT"
@@ -33,6 +34,7 @@ if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then
   command -v php-fpm8.2 >/dev/null || need_apt+=(php-fpm)
   command -v nginx >/dev/null || need_apt+=(nginx)
   command -v wrk >/dev/null || need_apt+=(wrk)
+  command -v h2load >/dev/null || need_apt+=(nghttp2-client)
 fi
 if [ ! -x "$RR_VENV/bin/python" ]; then
   command -v "$BASE_PYTHON" >/dev/null || need_apt+=(python3)

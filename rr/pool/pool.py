@@ -28,6 +28,7 @@ from rr.pool.errors import (
     PoolError,
     PoolStoppedError,
     SoftJobError,
+    StreamingNotSupportedError,
     WorkerError,
 )
 from rr.pool.payload import Payload
@@ -85,6 +86,9 @@ class Pool:
         #: told the new worker count after add_worker (the jobs plugin runs one poller per
         #: worker)
         self.on_resize: Callable[[int], None] | None = None
+        #: kill (and replace) a worker whose caller went away mid-request instead of
+        #: waiting for its late reply: gRPC with exec_ttl (spec/grpc.md §5.5)
+        self.kill_abandoned = False
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,7 +176,7 @@ class Pool:
                     continue
                 if reply.stream:
                     self._retire(w, WorkerState.INVALID, kill=True)
-                    raise WorkerError("streaming is not supported")
+                    raise StreamingNotSupportedError()
                 self._done(w)
                 return reply
             raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
@@ -268,6 +272,13 @@ class Pool:
                 raise
             if handle is not None:
                 handle.cancel()
+            if self.kill_abandoned:
+                handle = None
+                self.log.warning("worker stopped, and will be restarted",
+                                 extra={"fields": {"pid": w.pid, "pool": self.name,
+                                                   "reason": "the caller went away"}})
+                self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+                raise
             late = w.recv()
             if ttl > 0:
                 handle = asyncio.get_running_loop().call_later(ttl, _expire, w, late)
@@ -544,6 +555,14 @@ class Pool:
                     if w in self.workers_set:
                         self._retire(w, WorkerState.DESTROYED, kill=True)
                 break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
+        # workers that were busy are replaced in the background when their request ends:
+        # the reset is done when the pool is whole again (as RoadRunner's, which allocates
+        # num_workers fresh workers before it returns)
+        while (len(self.workers_set) < self.target and not self._stopped
+               and time.monotonic() < deadline):
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), 0.1)
