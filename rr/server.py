@@ -132,6 +132,9 @@ class Server:
 
 
 def run(config: Config, silent: bool = False) -> int:
+    from rr.malloc import pin_mmap_threshold
+
+    pin_mmap_threshold()
     server = Server(config, silent)
     try:
         import uvloop
