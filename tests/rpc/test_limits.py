@@ -17,9 +17,13 @@ from rr.goridge.rpc import RPCClient, RPCClientError
 from tests.helpers import RRProcess, free_port, wait_for
 
 
-def serve(tmp: Path, extra: str = "") -> RRProcess:
+class RPCServer(RRProcess):
+    port = 0
+
+
+def serve(tmp: Path, extra: str = "") -> RPCServer:
     port = free_port()
-    rr = RRProcess(f"""
+    rr = RPCServer(f"""
 version: "3"
 rpc:
   listen: tcp://127.0.0.1:{port}
@@ -27,12 +31,12 @@ rpc:
 logs:
   level: debug
 """, tmp)
-    rr.port = port  # type: ignore[attr-defined]
+    rr.port = port
     return rr
 
 
 @pytest.fixture
-def rr(tmp_path: Path) -> Iterator[RRProcess]:
+def rr(tmp_path: Path) -> Iterator[RPCServer]:
     with serve(tmp_path, "  read_timeout: 2s") as proc:
         yield proc
 
@@ -67,16 +71,16 @@ def closed(s: socket.socket, timeout: float = 10.0) -> bool:
         return True
 
 
-def rss_kib(rr: RRProcess) -> int:
+def rss_kib(rr: RPCServer) -> int:
     assert rr.proc is not None
     with open(f"/proc/{rr.proc.pid}/status") as f:
         return next(int(x.split()[1]) for x in f if x.startswith("VmRSS:"))
 
 
-def test_a_4gib_length_claim_is_refused_before_its_payload(rr: RRProcess) -> None:
+def test_a_4gib_length_claim_is_refused_before_its_payload(rr: RPCServer) -> None:
     before = rss_kib(rr)
     for _ in range(5):
-        with socket.create_connection(("127.0.0.1", rr.port), timeout=10) as s:  # type: ignore[attr-defined]
+        with socket.create_connection(("127.0.0.1", rr.port), timeout=10) as s:
             s.sendall(claim(0xFFFF_FFFF))
             with pytest.raises(OSError):  # the server stops reading: sending soon fails
                 for _ in range(200):
@@ -87,23 +91,23 @@ def test_a_4gib_length_claim_is_refused_before_its_payload(rr: RRProcess) -> Non
             assert closed(s)
     assert rss_kib(rr) - before < 10 * 1024
     # the server is fine for everyone else
-    with RPCClient(f"tcp://127.0.0.1:{rr.port}") as c:  # type: ignore[attr-defined]
+    with RPCClient(f"tcp://127.0.0.1:{rr.port}") as c:
         assert c.call("rpc.Version", True)
     assert "Traceback" not in rr.output
     assert "frame refused" in rr.output
 
 
-def test_a_frame_that_never_ends_is_closed_at_the_read_timeout(rr: RRProcess) -> None:
-    with socket.create_connection(("127.0.0.1", rr.port), timeout=10) as s:  # type: ignore[attr-defined]
+def test_a_frame_that_never_ends_is_closed_at_the_read_timeout(rr: RPCServer) -> None:
+    with socket.create_connection(("127.0.0.1", rr.port), timeout=10) as s:
         s.sendall(claim(1000)[:7])  # half a header
         start = time.monotonic()
         assert closed(s, 15)
         assert 1.5 <= time.monotonic() - start < 12
 
 
-def test_deeply_nested_json_gets_a_clear_error(rr: RRProcess) -> None:
+def test_deeply_nested_json_gets_a_clear_error(rr: RPCServer) -> None:
     nested = b"[" * 200_000 + b"]" * 200_000
-    with RPCClient(f"tcp://127.0.0.1:{rr.port}", timeout=30) as c:  # type: ignore[attr-defined]
+    with RPCClient(f"tcp://127.0.0.1:{rr.port}", timeout=30) as c:
         with pytest.raises(RPCClientError, match="^invalid JSON argument: nested too deeply$"):
             c.call_raw("rpc.Version", nested, CODEC_JSON)
         with pytest.raises(RPCClientError, match="nested too deeply"):
@@ -113,12 +117,12 @@ def test_deeply_nested_json_gets_a_clear_error(rr: RRProcess) -> None:
 
 
 def test_idle_connections_stay_open_unless_an_idle_timeout_is_set(tmp_path: Path) -> None:
-    with serve(tmp_path, "  idle_timeout: 1s") as rr:
-        with socket.create_connection(("127.0.0.1", rr.port)) as s:  # type: ignore[attr-defined]
-            start = time.monotonic()
-            assert closed(s)
-            assert 0.8 <= time.monotonic() - start < 8
-    with serve(tmp_path) as rr, RPCClient(f"tcp://127.0.0.1:{rr.port}") as c:  # type: ignore[attr-defined]
+    with serve(tmp_path, "  idle_timeout: 1s") as rr, \
+            socket.create_connection(("127.0.0.1", rr.port)) as s:
+        start = time.monotonic()
+        assert closed(s)
+        assert 0.8 <= time.monotonic() - start < 8
+    with serve(tmp_path) as rr, RPCClient(f"tcp://127.0.0.1:{rr.port}") as c:
         time.sleep(2.5)
         assert c.call("rpc.Version", True)
 
