@@ -57,6 +57,7 @@ class JobsPlugin:
         self._started = False
         self.draining = False
         self._refusals = RateLimitedLog(self.log)
+        self._check_drivers()
         for name in self.cfg.consume:
             if name not in self.cfg.pipelines:
                 self.log.warning("jobs.consume: pipeline %s is not configured", name)
@@ -114,14 +115,6 @@ class JobsPlugin:
 
         async def init(name: str) -> None:
             pc = self.cfg.pipelines[name]
-            if not pc.driver:
-                self.log.error("jobs: pipeline %s has no driver, skipped", name)
-                return
-            from drivers import DRIVERS
-
-            if pc.driver not in DRIVERS:
-                self.log.error("jobs: pipeline %s: unknown driver %s, skipped", name, pc.driver)
-                return
             async with sem:
                 pipe = build_pipeline(self.app, name, pc.driver, pc.options,
                                       priority=pc.priority, declared=False,
@@ -148,6 +141,18 @@ class JobsPlugin:
         self._pool.on_resize = self.dispatcher.start
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_states())
         self._started = True
+
+    def _check_drivers(self) -> None:
+        """A pipeline rr cannot build is a start error (RoadRunner logs it and runs on
+        without the pipeline, so its pushes fail much later)."""
+        from drivers import DRIVERS
+
+        for name, pc in self.cfg.pipelines.items():
+            if not pc.driver:
+                raise ConfigError(f"jobs.pipelines.{name}.driver: no driver given")
+            if pc.driver not in DRIVERS:
+                raise ConfigError(f"jobs.pipelines.{name}.driver: unknown driver "
+                                  f"{pc.driver!r} (known: {', '.join(sorted(DRIVERS))})")
 
     async def stop(self) -> None:
         self.draining = True
