@@ -6,6 +6,7 @@ SIGTERM half-way, then pushed vs. seen by a worker."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import uuid
@@ -44,6 +45,14 @@ def push_all(srv: JobsServer, payload: str, n: int = JOBS) -> list[str]:
     return ids
 
 
+def report(case: str, ids: list[str], srv: JobsServer, **more: int) -> None:
+    """One ``LEDGER {...}`` line (shown with ``-s``), the figures docs/guarantees.md cites."""
+    seen = srv.counts()
+    print("LEDGER", json.dumps({"case": case, "pushed": len(ids), "seen_unique": len(seen),
+                                "deliveries": sum(seen.values()),
+                                "lost": len(set(ids) - set(seen)), **more}))
+
+
 def server(tmp: Path, grace: str, extra: str = "") -> JobsServer:
     return JobsServer(tmp, jobs_yaml(extra), extra=f"endure:\n  grace_period: {grace}\n")
 
@@ -59,6 +68,7 @@ def test_backlog_that_fits_the_grace_period_is_run_in_full(tmp_path: Path) -> No
             srv.push("p", "ack")
         assert srv.rr.wait(timeout=90) == 0, srv.rr.output
     seen = srv.counts()
+    report("memory, SIGTERM, backlog fits the 60s grace period", ids, srv)
     assert set(ids) - set(seen) == set(), srv.rr.output[-3000:]
     assert "push refused: rr is stopping" in srv.rr.output
     assert "jobs lost" not in srv.rr.output
@@ -80,6 +90,8 @@ def test_backlog_beyond_the_grace_period_is_reported_exactly(tmp_path: Path) -> 
     count = int(count_m.group(1))
     reported = set(ids_m.group(1).split(","))
     unseen = set(ids) - set(srv.counts())
+    report("memory, SIGTERM, backlog beyond the 3s grace period", ids, srv,
+           reported_in_log=count)
     assert count == len(reported) == len(unseen) > 0
     assert reported == unseen
 
@@ -104,6 +116,8 @@ def test_spool_keeps_the_backlog_across_a_restart(tmp_path: Path) -> None:
         again.rr.signal(signal.SIGTERM)
         assert again.rr.wait(timeout=60) == 0
     assert not spool.exists()
+    report("memory + spool, SIGTERM with a 2s grace period, restart", ids, again,
+           spooled=len(unseen))
     assert set(ids) - set(again.counts()) == set()
 
 
