@@ -122,6 +122,10 @@ class MemoryDriver(Driver):
         self._pumping = False
         self._offer = getattr(sink, "offer", None)
         spool = options.string("spool")
+        if spool and options.declared:
+            # the file is written with rr's rights: only the config's author may name it
+            raise RRError(f"pipeline {self.pipeline}: the spool option is only accepted "
+                          "in the config file, not in jobs.Declare")
         self.spool = Path(spool) if spool else None
         if self.spool is not None:
             self._restore(self.spool)

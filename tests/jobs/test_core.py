@@ -8,10 +8,12 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.memory import MemoryDriver
 from rr.app import App
 from rr.config import Config
 from rr.errors import RRError
@@ -273,3 +275,30 @@ async def test_push_to_unknown_pipeline(stopper: list[JobsPlugin]) -> None:
     assert json.dumps((await jobs.jobs_states())[0]) == json.dumps(
         {"Pipeline": "p", "Driver": "memory", "Queue": "p", "Active": 0, "Delayed": 0,
          "Reserved": 0, "Ready": True, "Priority": 10, "ErrorMessage": ""})
+
+
+async def test_spool_round_trip_and_declare_refusal(tmp_path: Path) -> None:
+    spool = tmp_path / "p.jobs"
+    pipes = {"p": {"driver": "memory", "config": {"priority": 10, "spool": str(spool)}}}
+    jobs, _ = make(ack, pipes, consume=[])  # not consuming: everything stays buffered
+    await jobs.start()
+    await jobs.push(job("p", id="a", payload=b"\x00\xffbin", headers={"h": ["1", "2"]}))
+    await jobs.push(job("p", id="b"))
+    await jobs.push(Job(id="later", name="J", pipeline="p", delay=3600))
+    with pytest.raises(RRError, match="only accepted in the config file"):
+        await jobs.declare({"name": "d", "driver": "memory", "spool": str(tmp_path / "x")})
+    await jobs.stop()
+    assert len(spool.read_text().splitlines()) == 3
+
+    again, _ = make(ack, pipes, consume=[])
+    await again.start()
+    driver = again.pipelines["p"].driver
+    assert isinstance(driver, MemoryDriver)
+    buffered = list(driver._buffer)
+    assert [(j.id, j.payload, j.headers) for j in buffered] == \
+        [("a", b"\x00\xffbin", {"h": ["1", "2"]}), ("b", b"", {})]
+    assert driver.delayed == 1 and 3590 <= driver._delayed[0][0] - \
+        asyncio.get_running_loop().time() <= 3600
+    await again.destroy("p")   # destroy drops the jobs and the file
+    assert not spool.exists()
+    await again.stop()
