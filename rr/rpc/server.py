@@ -63,9 +63,6 @@ class RPCLimits:
         if read <= 0:
             raise ConfigError(f"rpc.read_timeout: expected a positive duration like 30s, "
                               f"got {s.raw('read_timeout')!r}")
-        if idle < 0:
-            raise ConfigError(f"rpc.idle_timeout: expected a duration like 10m (0 = off), "
-                              f"got {s.raw('idle_timeout')!r}")
         return cls(max_frame_size=size * MIB, read_timeout=read, idle_timeout=idle)
 
 

@@ -221,6 +221,9 @@ def test_a_client_that_never_reads_is_dropped_and_its_memory_returned(
 
 
 def test_bad_limits_are_config_errors(serve: ServeFn) -> None:
-    srv = serve(http_extra="read_header_timeout: -5s", wait=False)
+    srv = serve(http_extra="read_header_timeout: 0s", wait=False)
     assert srv.rr.wait(timeout=30) == 1
     assert "http.read_header_timeout: expected a positive duration" in srv.rr.output
+    srv = serve(http_extra="write_timeout: -5s", wait=False)
+    assert srv.rr.wait(timeout=30) == 1
+    assert "http.write_timeout: expected a duration of 0 or more" in srv.rr.output

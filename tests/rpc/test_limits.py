@@ -129,8 +129,8 @@ def test_idle_connections_stay_open_unless_an_idle_timeout_is_set(tmp_path: Path
 
 @pytest.mark.parametrize(("extra", "message"), [
     ("  max_frame_size: 0", "rpc.max_frame_size: expected a positive number of MB"),
-    ("  read_timeout: -1s", "rpc.read_timeout: expected a positive duration"),
-    ("  idle_timeout: -5s", "rpc.idle_timeout: expected a duration"),
+    ("  read_timeout: 0s", "rpc.read_timeout: expected a positive duration"),
+    ("  idle_timeout: -5s", "rpc.idle_timeout: expected a duration of 0 or more"),
 ])
 def test_bad_limits_are_config_errors(tmp_path: Path, extra: str, message: str) -> None:
     rr = serve(tmp_path, extra)
