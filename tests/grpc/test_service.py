@@ -151,7 +151,7 @@ def test_reset_under_load_loses_no_call(serve: ServeFn) -> None:
     time.sleep(0.3)
     res = run_cli("reset", "grpc", "-c", str(s.rr.config_path), cwd=s.workdir)
     assert res.returncode == 0, res.stderr
-    assert "grpc" in res.stderr
+    assert "grpc" in res.stdout
     stop.set()
     for t in threads:
         t.join(60)
