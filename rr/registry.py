@@ -37,6 +37,9 @@ ENTRIES: tuple[PluginEntry, ...] = (
                 after=("rpc", "metrics")),
     PluginEntry("cron", "rr.jobs.cron", ("cron",), after=("jobs",)),
     PluginEntry("http", "rr.http.plugin", ("http",), after=("rpc", "metrics")),
+    # reads every plugin above it; off without dashboard.address
+    PluginEntry("dashboard", "rr.dashboard.plugin", ("dashboard",),
+                after=("rpc", "metrics", "jobs", "cron", "http")),
     # status answers /ready for every plugin, so it starts once they all have
     PluginEntry("status", "rr.status.plugin", ("status",), after=("*",)),
 )

@@ -16,7 +16,7 @@ from rr.commands.common import rpc_address, subparser
 from rr.errors import ConfigError
 
 USAGE = ("usage: rr jobs pause|resume|destroy <p1,p2> | list | stat | "
-         "dlq list|replay <pipeline> [--to <pipeline>]")
+         "dlq list|replay <pipeline> [--to <pipeline>] [--id <job id>]")
 
 
 def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
@@ -30,6 +30,8 @@ def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) ->
                    help="destroy pipelines")
     p.add_argument("--to", dest="replay_to", default="",
                    help="dlq replay: target pipeline (default: where each job came from)")
+    p.add_argument("--id", dest="replay_id", default="",
+                   help="dlq replay: only the job with this ID (default: all of them)")
     p.set_defaults(func=run)
 
 
@@ -141,7 +143,8 @@ def dlq(c: Any, words: list[str], args: argparse.Namespace) -> int:
                     [[i["id"], i["job"], i["from"], i["attempts"], i["reason"][:60]]
                      for i in items]))
         return 0
-    result = c.call("jobs.dlq_replay", {"pipeline": pipeline, "to": args.replay_to})
+    result = c.call("jobs.dlq_replay", {"pipeline": pipeline, "to": args.replay_to,
+                                         "id": args.replay_id})
     if not args.silent:
         print(f"replayed {result['replayed']} job(s) from {pipeline}")
     for f in result.get("failed", []):
