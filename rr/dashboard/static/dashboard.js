@@ -287,5 +287,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const token = $("#token");
   token.value = sessionStorage.getItem("rr-token") || "";
   token.addEventListener("change", () => sessionStorage.setItem("rr-token", token.value));
+  $("#auth").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem("rr-token", token.value);
+  });
   connect();
 });
