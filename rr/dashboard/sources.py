@@ -34,6 +34,12 @@ def _jobs(app: App) -> Any:
     return app.plugins.get("jobs")
 
 
+def _unknown(name: str, driver: str, error: str) -> dict[str, Any]:
+    """A pipeline whose state could not be read (``jobs.Stat`` fails as a whole then)."""
+    return {"Pipeline": name, "Driver": driver, "Queue": "", "Active": None, "Delayed": None,
+            "Reserved": None, "Ready": False, "Priority": None, "ErrorMessage": error}
+
+
 async def pipelines(app: App, history: History, now: Reading) -> list[dict[str, Any]]:
     jobs = _jobs(app)
     states = getattr(jobs, "jobs_states", None)
@@ -43,8 +49,13 @@ async def pipelines(app: App, history: History, now: Reading) -> list[dict[str, 
     depths: dict[str, int] = depths_fn() if callable(depths_fn) else {}
     configured = getattr(jobs, "pipelines", {}) or {}
     targets = {getattr(p, "dead_letter", "") for p in configured.values()} - {""}
+    try:
+        listed = await states()
+    except Exception as e:  # noqa: BLE001 - e.g. a broker is down: show that, not nothing
+        listed = [_unknown(name, getattr(p, "driver_name", ""), str(e) or type(e).__name__)
+                  for name, p in configured.items()]
     out = []
-    for st in await states():
+    for st in listed:
         name = st["Pipeline"]
         pipe = configured.get(name)
         out.append({

@@ -20,12 +20,46 @@ TOKEN = "s3cret-token"
 USER, PASSWORD = "ops", "pa:ss"
 
 
-class DashboardServer:
+class Client:
+    """The JSON API at ``base``; actions with the bearer token, basic auth or nothing."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def request(self, path: str, method: str = "GET", body: bytes | None = None,
+                headers: dict[str, str] | None = None, base: str | None = None
+                ) -> tuple[int, dict[str, str], bytes]:
+        req = urllib.request.Request((base or self.base) + path, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def get(self, path: str) -> Any:
+        status, _, body = self.request(path)
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+    def post(self, path: str, body: Any = None, auth: str = "bearer") -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if auth == "bearer":
+            headers["Authorization"] = f"Bearer {TOKEN}"
+        elif auth == "basic":
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                f"{USER}:{PASSWORD}".encode()).decode()
+        data = json.dumps(body if body is not None else {}).encode()
+        status, _, raw = self.request(path, "POST", data, headers)
+        return status, json.loads(raw)
+
+
+class DashboardServer(Client):
     def __init__(self, tmp: Path, dashboard: str = "", workers: int = 2) -> None:
         self.tmp = tmp
         self.rpc_address = f"tcp://127.0.0.1:{free_port()}"
         self.http_port, self.metrics_port, self.port = free_port(), free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         extra = textwrap.indent(textwrap.dedent(dashboard).strip(), "  ")
         if not dashboard:
             extra = f"  token: {TOKEN}\n  user: {USER}\n  password: \"{PASSWORD}\""
@@ -97,33 +131,6 @@ dashboard:
         with RPCClient(self.rpc_address) as c:
             st = c.call_proto("jobs.Stat", pb.Empty(), pb.Stats)
         return {s.pipeline: s for s in st.stats}
-
-    def request(self, path: str, method: str = "GET", body: bytes | None = None,
-                headers: dict[str, str] | None = None, base: str | None = None
-                ) -> tuple[int, dict[str, str], bytes]:
-        req = urllib.request.Request((base or self.base) + path, data=body, method=method,
-                                     headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def get(self, path: str) -> Any:
-        status, _, body = self.request(path)
-        assert status == 200, (path, status, body)
-        return json.loads(body)
-
-    def post(self, path: str, body: Any = None, auth: str = "bearer") -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
-        if auth == "bearer":
-            headers["Authorization"] = f"Bearer {TOKEN}"
-        elif auth == "basic":
-            headers["Authorization"] = "Basic " + base64.b64encode(
-                f"{USER}:{PASSWORD}".encode()).decode()
-        data = json.dumps(body if body is not None else {}).encode()
-        status, _, raw = self.request(path, "POST", data, headers)
-        return status, json.loads(raw)
 
     def metrics(self) -> str:
         status, _, body = self.request("/metrics", base=f"http://127.0.0.1:{self.metrics_port}")

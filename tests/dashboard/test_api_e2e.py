@@ -17,8 +17,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from rr.dashboard.history import quantile
-from tests.dashboard.server import TOKEN, DashboardServer
-from tests.helpers import rpc, run_cli, wait_for
+from tests.dashboard.server import TOKEN, Client, DashboardServer
+from tests.helpers import RRProcess, free_port, rpc, run_cli, wait_for
 
 pytestmark = pytest.mark.php
 
@@ -287,3 +287,19 @@ def test_bad_config_is_named(tmp_path: Path) -> None:
     s.rr.start(wait=False)
     assert s.rr.wait(30) == 1
     assert "dashboard.user and dashboard.password" in s.rr.output
+
+
+def test_a_dashboard_alone_shows_empty_views(tmp_path: Path) -> None:
+    port = free_port()
+    with RRProcess(f"""
+version: "3"
+dashboard:
+  address: ":{port}"
+""", tmp_path) as rr:
+        s = Client(f"http://127.0.0.1:{port}")
+        snap = s.get("/api/snapshot")
+        assert (snap["pipelines"], snap["workers"], snap["http"], snap["cron"]) == \
+            ([], {}, None, None)
+        status, body = s.post("/api/pipelines/work/pause")
+        assert status == 403
+    assert "dashboard listening on http://127.0.0.1:" in rr.output

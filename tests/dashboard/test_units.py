@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry
 
-from rr.config import Section
+from rr.app import App
+from rr.config import Config, Section
+from rr.dashboard import sources
 from rr.dashboard.auth import authorized, require_action
 from rr.dashboard.config import DashboardConfig
 from rr.dashboard.history import History, Reading, quantile, read
@@ -118,3 +121,30 @@ def test_history_is_bounded() -> None:
     for t in range(1000):
         history.add(Reading(float(t)))
     assert len(history.readings) <= 62
+
+
+class _BrokenJobs:
+    """A jobs plugin whose broker is down: its state cannot be read."""
+
+    name = "jobs"
+
+    def __init__(self) -> None:
+        self.pipelines = {"emails": SimpleNamespace(driver_name="amqp", dead_letter="",
+                                                    driver=None)}
+
+    async def jobs_states(self) -> list[dict[str, Any]]:
+        raise RuntimeError("connection is closed, can't get the state")
+
+    def pipeline_depths(self) -> dict[str, int]:
+        return {"emails": 0}
+
+
+async def test_a_pipeline_whose_state_fails_is_shown_with_the_error() -> None:
+    app = App(Config({"version": "3"}))
+    app.plugins["jobs"] = _BrokenJobs()  # type: ignore[assignment]
+    history = History(seconds=60, interval=1.0)
+    [p] = await sources.pipelines(app, history, read(app.metrics))
+    assert (p["pipeline"], p["driver"], p["ready"], p["active"]) == ("emails", "amqp", False,
+                                                                      None)
+    assert p["error"] == "connection is closed, can't get the state"
+    assert (await sources.snapshot(app, history, read(app.metrics)))["workers"] == {}
