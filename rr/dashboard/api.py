@@ -30,6 +30,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'se
        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 WRITE_TIMEOUT = 10.0  # a live-update client that does not read for this long is dropped
 MAX_BODY = 64 * 1024
+DLQ_LIMIT, DLQ_MAX = 100, 10_000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -130,7 +131,15 @@ class API:
         return _json(sources.cron(self.app))
 
     async def dlq(self, request: web.Request) -> web.StreamResponse:
-        return _json(await sources.dead_letters(self.app, request.match_info["pipeline"]))
+        """The first ``limit`` dead letters (default 100); the count of all of them is in
+        ``X-Total-Count``, so a queue of a million failures is not one huge answer."""
+        raw = request.query.get("limit", str(DLQ_LIMIT))
+        if not raw.isdigit() or not 0 < int(raw) <= DLQ_MAX:
+            raise web.HTTPBadRequest(text=f"limit: expected 1..{DLQ_MAX}, got {raw!r}")
+        jobs = await sources.dead_letters(self.app, request.match_info["pipeline"])
+        resp = _json(jobs[:int(raw)])
+        resp.headers["X-Total-Count"] = str(len(jobs))
+        return resp
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """One ``snapshot`` event per interval; the snapshot is built once per interval for

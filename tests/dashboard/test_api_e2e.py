@@ -196,6 +196,12 @@ def test_dead_letters_inspect_replay_one_and_all(server: DashboardServer) -> Non
     listed = {j["id"]: j for j in server.get("/api/dlq/dead")}
     assert listed[first]["payload"] == "nack:first" and listed[first]["from"] == "work"
     assert listed[first]["headers"]["rr-dead-letter-reason"] == ["first"]
+    status, headers, raw = server.request("/api/dlq/dead?limit=1")
+    assert status == 200 and len(json.loads(raw)) == 1
+    assert int(headers["X-Total-Count"]) == len(listed) >= 2
+    for bad in ("0", "abc", "10001"):
+        assert server.request(f"/api/dlq/dead?limit={bad}")[0] == 400
+    assert server.request("/api/dlq/nope")[0] == 404
     status, body = server.post("/api/dlq/dead/replay", {"id": "no-such-id"})
     assert status == 409 and body["replayed"] == 0 and "no-such-id" in body["failed"][0]
     assert server.post("/api/dlq/dead/replay", [1])[0] == 400

@@ -127,6 +127,7 @@ const button = (label, action, name, id) =>
 
 // -- dead letters ----------------------------------------------------------------------------
 let dlqJobs = [];
+let dlqTotal = 0;
 
 async function listDlq(name) {
   try {
@@ -136,6 +137,7 @@ async function listDlq(name) {
     if (!resp.ok) throw new Error(data.error || resp.status);
     openDlq = name;
     dlqJobs = data;
+    dlqTotal = Number(resp.headers.get("X-Total-Count") || data.length);
     const p = (lastSnapshot && lastSnapshot.pipelines || []).find((x) => x.pipeline === name);
     openDlqDepth = p ? p.depth : null;
     renderDlqJobs();
@@ -158,7 +160,8 @@ function renderDlqJobs() {
   const box = $("#dlq-jobs");
   box.replaceChildren();
   if (!openDlq) return;
-  box.append(el("h3", {}, `${openDlq}: ${dlqJobs.length} job(s)`));
+  box.append(el("h3", {}, `${openDlq}: ${dlqTotal} job(s)` +
+                         (dlqTotal > dlqJobs.length ? `, the first ${dlqJobs.length} shown` : "")));
   if (!dlqJobs.length) return;
   const rows = dlqJobs.map((j) => el("tr", {},
     el("td", {}, j.id), el("td", {}, j.job), el("td", {}, j.from), num(j.attempts),
