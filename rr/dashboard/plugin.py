@@ -84,13 +84,6 @@ class DashboardPlugin:
                 self.log.warning("dashboard: snapshot failed: %s", e)
             await asyncio.sleep(self.cfg.interval)
 
-    def _wake_streams(self) -> None:
-        async def wake() -> None:
-            async with self._fresh:
-                self._fresh.notify_all()
-
-        asyncio.get_running_loop().create_task(wake())
-
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         if not _loopback(self.cfg.host) and not self.cfg.auth_configured:
@@ -105,7 +98,8 @@ class DashboardPlugin:
 
     async def stop(self) -> None:
         self.stopping = True
-        self._wake_streams()
+        async with self._fresh:  # open streams end now, not at the runner's deadline
+            self._fresh.notify_all()
         if self._sampler is not None:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
