@@ -223,6 +223,26 @@ def test_dead_letters_inspect_replay_one_and_all(server: DashboardServer) -> Non
         fixed.unlink()
 
 
+def test_the_cli_replays_one_dead_letter_by_id_as_the_page_does(
+        server: DashboardServer) -> None:
+    one, other = server.push("nack:one"), server.push("nack:other")
+    wait_for(lambda: {one, other} <= {j["id"] for j in server.get("/api/dlq/dead")}, 30,
+             what="dead letters")
+    (server.tmp / "fixed").touch()
+    try:
+        out = cli(server, "jobs", "dlq", "replay", "dead", "--id", one)
+        assert "replayed 1 job(s) from dead" in out
+        wait_for(lambda: server.deliveries(one) == 2, 20, what="the replayed job")
+        assert other in {j["id"] for j in server.get("/api/dlq/dead")}
+        done = run_cli("-c", str(server.rr.config_path), "jobs", "dlq", "replay", "dead",
+                       "--id", "missing", cwd=server.tmp)
+        assert done.returncode == 1 and "missing: not in the dead-letter queue" in done.stderr
+        cli(server, "jobs", "dlq", "replay", "dead")
+        wait_for(lambda: server.deliveries(other) == 2, 20, what="the other job")
+    finally:
+        (server.tmp / "fixed").unlink()
+
+
 def test_reset_replaces_workers_and_a_killed_worker_shows_up_replaced(
         server: DashboardServer) -> None:
     before = [w["pid"] for w in server.get("/api/workers")["jobs"]]
