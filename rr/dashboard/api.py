@@ -152,18 +152,21 @@ class API:
                                                "Cache-Control": "no-store",
                                                "X-Accel-Buffering": "no"})
             await resp.prepare(request)
-            seen = -1
+            # the first one at once, built for this client: the page is never empty
+            seq, body = self.p.current()
+            if body is None:
+                body = json.dumps(await self.p.snapshot(), default=str).encode()
             while not self.p.stopping:
-                seq, body = await self.p.next_snapshot(seen)
-                if body is None:
-                    break
-                seen = seq
                 frame = b"event: snapshot\ndata: " + body + b"\n\n"
                 try:
                     async with asyncio.timeout(WRITE_TIMEOUT):
                         await resp.write(frame)
                 except (TimeoutError, ConnectionError):
                     break
+                seq, next_body = await self.p.next_snapshot(seq)
+                if next_body is None:
+                    break
+                body = next_body
             return resp
         finally:
             self.streams -= 1

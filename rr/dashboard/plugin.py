@@ -61,6 +61,9 @@ class DashboardPlugin:
     async def snapshot(self) -> dict[str, Any]:
         return await sources.snapshot(self.app, self.history, self.reading())
 
+    def current(self) -> tuple[int, bytes | None]:
+        return self._seq, self._body
+
     async def next_snapshot(self, seen: int) -> tuple[int, bytes | None]:
         """The newest snapshot once it is newer than ``seen`` (None: shutting down)."""
         async with self._fresh:
@@ -69,6 +72,7 @@ class DashboardPlugin:
             return self._seq, None if self.stopping else self._body
 
     async def _sample(self) -> None:
+        failed = ""
         while True:
             try:
                 if self.api.streams:
@@ -80,8 +84,11 @@ class DashboardPlugin:
                 else:
                     self.reading()
                     self._body = None
+                failed = ""
             except Exception as e:  # noqa: BLE001 - one bad reading must not end the page
-                self.log.warning("dashboard: snapshot failed: %s", e)
+                if str(e) != failed:  # once per distinct error, not once per second
+                    self.log.warning("dashboard: snapshot failed: %s", e)
+                failed = str(e)
             await asyncio.sleep(self.cfg.interval)
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -290,6 +290,14 @@ def test_protected_reads_and_too_many_streams(tmp_path: Path) -> None:
                          f"{TOKEN}\r\n\r\n".encode())
             assert b"200" in sock.makefile("rb").readline()
             assert s.request("/api/events", headers=auth)[0] == 503
+        # the slot is free again once that client has gone
+        def stream_accepted() -> bool:
+            with socket.create_connection(("127.0.0.1", s.port), timeout=20) as again:
+                again.sendall(f"GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                              f"Bearer {TOKEN}\r\n\r\n".encode())
+                return b" 200 " in again.makefile("rb").readline()
+
+        wait_for(stream_accepted, 20, what="a free stream slot")
 
 
 def test_sigterm_with_an_open_stream_stops_promptly(tmp_path: Path) -> None:
