@@ -141,7 +141,7 @@ def test_snapshot_and_live_updates(server: DashboardServer) -> None:
             if line.startswith(b"data: "):
                 events.append(json.loads(line[6:]))
         times = [float(e["time"]) for e in events]  # type: ignore[arg-type]
-        assert times == sorted(times) and times[-1] - times[0] >= 1.0
+        assert times == sorted(times) and times[-1] - times[0] >= 0.9
         server.push("ack")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
