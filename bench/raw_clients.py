@@ -119,7 +119,7 @@ def _amqp_messages(n: int) -> Iterator[Any]:
 
     import aio_pika
 
-    from drivers.amqp_codec import envelope
+    from rr.drivers.amqp_codec import envelope
 
     for i in range(n):
         job = _bench_job(i, "bench")
@@ -131,7 +131,7 @@ def _amqp_messages(n: int) -> Iterator[Any]:
 
 def _stream_entries(n: int, stream: str) -> Iterator[list[bytes]]:
     """Stream fields exactly as drivers/redis.py adds them."""
-    from drivers.redis import encode_job
+    from rr.drivers.redis import encode_job
 
     for i in range(n):
         yield encode_job(_bench_job(i, stream), stream)

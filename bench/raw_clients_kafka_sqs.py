@@ -18,7 +18,7 @@ async def preload_topic(brokers: str, n: int) -> str:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from bench.raw_clients import _bench_job
-    from drivers.kafka import encode_headers
+    from rr.drivers.kafka import encode_headers
 
     topic = f"rr-bench-raw-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=brokers)

@@ -3,9 +3,9 @@
 from rr.pipeline.driver import DriverFactory
 
 DRIVERS: dict[str, DriverFactory] = {
-    "memory": DriverFactory("drivers.memory", "MemoryDriver"),
-    "amqp": DriverFactory("drivers.amqp", "AMQPDriver"),
-    "kafka": DriverFactory("drivers.kafka", "KafkaDriver"),
-    "sqs": DriverFactory("drivers.sqs", "SQSDriver"),
-    "redis": DriverFactory("drivers.redis", "RedisDriver"),
+    "memory": DriverFactory("rr.drivers.memory", "MemoryDriver"),
+    "amqp": DriverFactory("rr.drivers.amqp", "AMQPDriver"),
+    "kafka": DriverFactory("rr.drivers.kafka", "KafkaDriver"),
+    "sqs": DriverFactory("rr.drivers.sqs", "SQSDriver"),
+    "redis": DriverFactory("rr.drivers.redis", "RedisDriver"),
 }

@@ -34,9 +34,9 @@ from aio_pika.abc import (
 )
 from aiormq.abc import DeliveredMessage
 
-from drivers.amqp_acks import AckWindow
-from drivers.amqp_codec import Int32, envelope, job_from_message, routing_key_for
-from drivers.amqp_config import EMPTY_QUEUE, EMPTY_ROUTING_KEY, AMQPConfig
+from rr.drivers.amqp_acks import AckWindow
+from rr.drivers.amqp_codec import Int32, envelope, job_from_message, routing_key_for
+from rr.drivers.amqp_config import EMPTY_QUEUE, EMPTY_ROUTING_KEY, AMQPConfig
 from rr.errors import RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job

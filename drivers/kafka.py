@@ -28,8 +28,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 
-from drivers.kafka_config import KafkaPipelineConfig, OffsetSpec, connection_kwargs, parse_pipeline
-from drivers.kafka_offsets import PartitionOffsets
+from rr.drivers.kafka_config import (
+    KafkaPipelineConfig,
+    OffsetSpec,
+    connection_kwargs,
+    parse_pipeline,
+)
+from rr.drivers.kafka_offsets import PartitionOffsets
 from rr.errors import RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job

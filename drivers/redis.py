@@ -43,8 +43,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from drivers.redis_acks import AckBuffer
 from rr.config import Section
+from rr.drivers.redis_acks import AckBuffer
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job, headers_from_json

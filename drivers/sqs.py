@@ -32,8 +32,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drivers.sqs_config import MAX_DELAY, SQSPipelineConfig, parse_pipeline
-from drivers.sqs_deletes import DeleteBatcher
+from rr.drivers.sqs_config import MAX_DELAY, SQSPipelineConfig, parse_pipeline
+from rr.drivers.sqs_deletes import DeleteBatcher
 from rr.errors import RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job

@@ -36,18 +36,41 @@ class _Version(argparse.Action):
 
 def global_parser() -> argparse.ArgumentParser:
     """Flags valid for every sub-command (they may stand before or after it)."""
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("-c", "--config", default=argparse.SUPPRESS)
-    p.add_argument("-w", "--WorkDir", "--workdir", dest="workdir", default=argparse.SUPPRESS)
-    p.add_argument("--dotenv", default=argparse.SUPPRESS)
-    p.add_argument("-o", "--override", action="append", default=argparse.SUPPRESS)
-    p.add_argument("-s", "--silent", action="store_true", default=argparse.SUPPRESS)
-    p.add_argument("-e", "--enable-experimental", dest="experimental", action="store_true",
-                   default=argparse.SUPPRESS)
-    p.add_argument("-p", "--pid", action="store_true", default=argparse.SUPPRESS)
-    p.add_argument("-d", "--debug", action="store_true", default=argparse.SUPPRESS)
-    p.add_argument("-f", "--force", action="store_true", default=argparse.SUPPRESS)
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    g = p.add_argument_group("global flags (valid for every command)")
+    g.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="config file (default: .rr.yaml)")
+    g.add_argument("-w", "--WorkDir", "--workdir", dest="workdir", default=argparse.SUPPRESS,
+                   metavar="DIR", help="change into DIR first (default: the config's directory)")
+    g.add_argument("--dotenv", default=argparse.SUPPRESS, metavar="FILE",
+                   help="load FILE's variables first (also $DOTENV_PATH); set ones stay")
+    g.add_argument("-o", "--override", action="append", default=argparse.SUPPRESS,
+                   metavar="KEY=VALUE", help="override a config value, e.g. -o http.address=:8081"
+                                             " (repeatable)")
+    g.add_argument("-s", "--silent", action="store_true", default=argparse.SUPPRESS,
+                   help="print no progress or informational output")
+    g.add_argument("-e", "--enable-experimental", dest="experimental", action="store_true",
+                   default=argparse.SUPPRESS, help="enable experimental features")
+    g.add_argument("-p", "--pid", action="store_true", default=argparse.SUPPRESS,
+                   help="serve: write the server's pid to ./.pid (read by `rr stop`)")
+    g.add_argument("-d", "--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="accepted for RoadRunner compatibility (Go's pprof server); no effect")
+    g.add_argument("-f", "--force", action="store_true", default=argparse.SUPPRESS,
+                   help="stop: send a second SIGTERM after 1 s (forced exit)")
     return p
+
+
+EXAMPLES = """\
+examples:
+  rr serve -c .rr.yaml.example        start the server (foreground; Ctrl-C stops it)
+  rr workers -c .rr.yaml.example      worker tables of every pool
+  rr jobs push default '{"to":"ann"}' --name mail.send -c .rr.yaml.example
+  rr reset -c .rr.yaml.example        rolling restart of every worker
+  rr <command> --help                 flags and examples of one command
+
+The client commands (reset, workers, jobs, cron) talk to a running `rr serve` over the
+RPC address of the config's `rpc.listen`, so give them the same -c as the server.
+"""
 
 
 DEFAULTS: dict[str, object] = {
@@ -58,10 +81,14 @@ DEFAULTS: dict[str, object] = {
 
 def build_parser() -> argparse.ArgumentParser:
     glob = global_parser()
-    parser = argparse.ArgumentParser(prog="rr", parents=[glob],
-                                     description="RoadRunner-compatible PHP application server")
-    parser.add_argument("-v", "--version", action=_Version, nargs=0)
-    subs = parser.add_subparsers(dest="command", metavar="command")
+    parser = argparse.ArgumentParser(
+        prog="rr", parents=[glob], epilog=EXAMPLES, allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="RoadRunner-compatible PHP application server: keeps PHP workers alive "
+                    "for HTTP, jobs and cron, and controls a running server over RPC.")
+    parser.add_argument("-v", "--version", action=_Version, nargs=0,
+                        help="print the version and exit")
+    subs = parser.add_subparsers(dest="command", metavar="command", title="commands")
     for name in COMMANDS:
         try:
             mod = importlib.import_module(f"rr.commands.{name}")

@@ -35,6 +35,16 @@ class HasPool(Protocol):
 
 
 @runtime_checkable
+class WorkersInformer(Protocol):
+    """informer.Workers for plugins whose processes are not a pool (the service plugin):
+    worker-state dicts with RoadRunner's keys. Such a plugin offers no Add/RemoveWorker."""
+
+    name: str
+
+    def workers_states(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
 class Resettable(Protocol):
     name: str
 

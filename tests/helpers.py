@@ -25,15 +25,54 @@ PHP_FIXTURES = ROOT / "tests" / "php"
 _handed_out: set[int] = set()
 
 
+def _claim_dir() -> Path | None:
+    """Where the processes of one test run record the ports they handed out: the
+    directory tests/conftest.py makes before pytest-xdist starts its workers (None outside
+    a test run, e.g. in bench/: one process, the set above is enough)."""
+    directory = os.environ.get("RR_TEST_PORTS_DIR")
+    return Path(directory) if directory else None
+
+
+def _claim(port: int) -> bool:
+    """True when no other process of this run has handed ``port`` out (an O_EXCL file
+    per port: atomic across processes)."""
+    directory = _claim_dir()
+    if directory is None:
+        return True
+    try:
+        os.close(os.open(directory / str(port), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def rr_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a `python -m rr` subprocess: the interpreter running the tests
+    (sys.executable) and this checkout first on the path, so a test never runs another
+    checkout's or a globally installed rr (the subprocess starts in a temporary
+    directory, where only PYTHONPATH and site-packages decide what `rr` is)."""
+    env = {**os.environ, **(extra or {})}
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
+    return env
+
+
+def service_env(port_variable: str, port: int) -> dict[str, str]:
+    """The environment for scripts/services/*.sh: the broker's port, and the tests' own
+    interpreter for the Python-based brokers (moto, the Tansu binary's package)."""
+    return {**os.environ, port_variable: str(port), "RR_PYTHON": sys.executable}
+
+
 def free_port() -> int:
-    """A free loopback port, never one this process handed out before: the kernel may
-    return the same ephemeral port to two consecutive binds once the first is closed, and
-    a config with two listeners on one port fails to start."""
+    """A free loopback port, never one handed out before in this test run: the kernel may
+    return the same ephemeral port to two consecutive binds once the first is closed (in
+    this process or in another xdist worker), and a config with two listeners on one
+    port fails to start."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port not in _handed_out:
+        if port not in _handed_out and _claim(port):
             _handed_out.add(port)
             return port
 
@@ -62,7 +101,7 @@ class RRProcess:
         self.config_path = workdir / config_name
         self.config_path.write_text(textwrap.dedent(config))
         self.args = args or []
-        self.env = {**os.environ, **(env or {})}
+        self.env = rr_env(env)
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.proc: subprocess.Popen[bytes] | None = None
         self._out: list[str] = []
@@ -144,10 +183,10 @@ def rpc(address: str, method: str, arg: Any = True) -> Any:
         return c.call(method, arg)
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 60.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path, timeout: float = 60.0, env: dict[str, str] | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:  # noqa: A002
     return subprocess.run([sys.executable, "-m", "rr", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+                          text=True, timeout=timeout, env=rr_env(env), input=input)
 
 
 def php_worker(name: str) -> str:

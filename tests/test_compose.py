@@ -165,7 +165,7 @@ def test_rr_healthcheck_uses_the_status_plugin(compose: dict[str, Any]) -> None:
 
 
 def test_redis_pipeline_config_is_accepted() -> None:
-    from drivers.redis import RedisDriver
+    from rr.drivers.redis import RedisDriver
     from rr.pipeline.driver import PipelineOptions
 
     cfg = load(RR_CONFIG)

@@ -12,6 +12,7 @@ final class Environment
 {
     public const MODE_HTTP = 'http';
     public const MODE_JOBS = 'jobs';
+    public const MODE_GRPC = 'grpc';
 
     /** @param array<string, string> $env */
     public function __construct(private readonly array $env = [])

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rr.cli import fail
-from rr.commands.common import rpc_address, subparser
-from rr.errors import ConfigError
+from rr.commands.common import client_command, subparser
+from rr.goridge.rpc import RPCClient
 
 
 def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
-    p = subparser(subs, glob, "cron", "Cron triggers (list)")
-    p.add_argument("action", nargs="?", default="list", choices=["list"])
+    p = subparser(subs, glob, "cron", "The cron entries of a running server with their next "
+                  "run", "examples:\n  rr cron list -c .rr.yaml.example\n")
+    p.add_argument("action", nargs="?", default="list", choices=["list"],
+                   help="list: name, schedule, pipeline, next run (the default)")
     p.set_defaults(func=run)
 
 
@@ -27,18 +28,8 @@ def cron_table(entries: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        address = rpc_address(args)
-    except (ConfigError, OSError) as e:
-        return fail(str(e))
-    from rr.goridge.rpc import RPCClient, RPCClientError
+    def show(client: RPCClient) -> int:
+        print(cron_table(client.call("cron.List", True) or []))
+        return 0
 
-    try:
-        with RPCClient(address) as c:
-            entries = c.call("cron.List", True)
-    except RPCClientError as e:
-        return fail(str(e))
-    except OSError as e:
-        return fail(f"rpc: {e}")
-    print(cron_table(entries or []))
-    return 0
+    return client_command(args, show)

@@ -11,7 +11,12 @@ from rr.errors import ConfigError
 
 
 def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
-    p = subparser(subs, glob, "serve", "Start RoadRunner server")
+    p = subparser(subs, glob, "serve", "Start the server in the foreground (SIGINT/SIGTERM "
+                  "stop it gracefully)", """\
+examples:
+  rr serve -c .rr.yaml.example
+  rr serve -o http.address=127.0.0.1:8081 -p     another port; pid to ./.pid
+""")
     p.set_defaults(func=run)
 
 

@@ -17,7 +17,12 @@ PID_HINT = ", to create a .pid file, you must run RR with the following options:
 
 
 def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
-    p = subparser(subs, glob, "stop", "Stop RoadRunner server")
+    p = subparser(subs, glob, "stop", "SIGTERM the server that `rr serve -p` started (pid "
+                  "from ./.pid)", """\
+examples:
+  rr serve -p -c .rr.yaml.example &   (writes .pid beside the config)
+  rr stop -c .rr.yaml.example         graceful stop; -f forces it after 1 s
+""")
     p.set_defaults(func=run)
 
 

@@ -17,23 +17,27 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from rr.cli import fail
-from rr.commands.common import rpc_address, subparser
-from rr.commands.reset import DialError, dial
-from rr.errors import ConfigError
+from rr.commands.common import client_command, subparser
 from rr.goridge.rpc import RPCClient, RPCClientError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _STATUS_COLOURS = {"inactive": "33", "ready": "36", "working": "32", "invalid": "33",
                    "stopped": "31", "errored": "31"}
+EXAMPLES = """\
+examples:
+  rr workers -c .rr.yaml.example      every plugin with workers (informer.List)
+  rr workers http -i                  the http pool, redrawn every second
+"""
 READY = "READY"
 PAUSED = "PAUSED/STOPPED"
 
 
 def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
-    p = subparser(subs, glob, "workers", "Show information about active RoadRunner workers")
+    p = subparser(subs, glob, "workers", "Worker table of every (or the given) plugin and "
+                  "the jobs pipelines of a running server", EXAMPLES)
     p.add_argument("plugins", nargs="*", metavar="plugin", help="plugins to show (default: all)")
     p.add_argument("-i", "--interactive", action="store_true",
-                   help="render interactive workers table")
+                   help="redraw the tables every second until Ctrl-C")
     p.set_defaults(func=run)
 
 
@@ -211,29 +215,24 @@ def _interactive(client: RPCClient, plugins: list[str], out: TextIO, colour: boo
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        address = rpc_address(args)
-    except (ConfigError, OSError) as e:
-        return fail(str(e))
     out = sys.stdout
     colour = out.isatty()
-    try:
-        with dial(address) as client:
-            plugins: list[str] = list(args.plugins)
-            if not plugins:
-                try:
-                    plugins = [str(p) for p in client.call("informer.List", True) or []]
-                except RPCClientError as e:
-                    return fail(f"failed to get list of plugins: {e}")
+
+    def show(client: RPCClient) -> int:
+        plugins: list[str] = list(args.plugins)
+        if not plugins:
+            try:
+                plugins = [str(p) for p in client.call("informer.List", True) or []]
+            except RPCClientError as e:
+                return fail(f"failed to get list of plugins: {e}")
+        try:
             if args.interactive:
                 _interactive(client, plugins, out, colour)
             else:
                 render(client, plugins, out, colour)
-    except DialError as e:
-        return fail(str(e))
-    except BrokenPipeError:
-        # stdout closed early (`rr workers | head`): not an RPC problem
+        except BrokenPipeError:
+            # stdout closed early (`rr workers | head`): not an RPC problem
+            pass
         return 0
-    except OSError as e:
-        return fail(f"rpc connection to {address} failed: {e}")
-    return 0
+
+    return client_command(args, show)

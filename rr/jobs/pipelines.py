@@ -72,7 +72,7 @@ def build_pipeline(app: App, name: str, driver_name: str, options: dict[str, Any
                    priority: int, declared: bool, timeout: float,
                    queue: PriorityQueue[Delivery]) -> Pipeline:
     """Construct the pipeline and its driver instance (not started)."""
-    from drivers import DRIVERS
+    from rr.drivers import DRIVERS
 
     factory = DRIVERS.get(driver_name)
     if factory is None:

@@ -111,7 +111,7 @@ class JobsPlugin:
             if not pc.driver:
                 self.log.error("jobs: pipeline %s has no driver, skipped", name)
                 return
-            from drivers import DRIVERS
+            from rr.drivers import DRIVERS
 
             if pc.driver not in DRIVERS:
                 self.log.error("jobs: pipeline %s: unknown driver %s, skipped", name, pc.driver)

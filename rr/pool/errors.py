@@ -19,6 +19,13 @@ class SoftJobError(PoolError):
         self.message = message
 
 
+class StreamingNotSupportedError(WorkerError):
+    """A single-reply call got a STREAM frame; the worker was killed and replaced."""
+
+    def __init__(self) -> None:
+        super().__init__("streaming is not supported")
+
+
 class ExecTTLError(WorkerError):
     def __init__(self) -> None:
         super().__init__("worker_exec_with_timeout: ExecTTL: context deadline exceeded")

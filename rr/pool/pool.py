@@ -28,6 +28,7 @@ from rr.pool.errors import (
     PoolError,
     PoolStoppedError,
     SoftJobError,
+    StreamingNotSupportedError,
     WorkerError,
 )
 from rr.pool.payload import Payload
@@ -85,6 +86,9 @@ class Pool:
         #: told the new worker count after add_worker (the jobs plugin runs one poller per
         #: worker)
         self.on_resize: Callable[[int], None] | None = None
+        #: kill (and replace) a worker whose caller went away mid-request instead of
+        #: waiting for its late reply: gRPC with exec_ttl (spec/grpc.md §5.5)
+        self.kill_abandoned = False
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -172,9 +176,33 @@ class Pool:
                     continue
                 if reply.stream:
                     self._retire(w, WorkerState.INVALID, kill=True)
-                    raise WorkerError("streaming is not supported")
+                    raise StreamingNotSupportedError()
                 self._done(w)
                 return reply
+            raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
+                              "instead of answering this request")
+        finally:
+            self._queued -= 1
+
+    async def exec_fenced(self, payload: Payload) -> Payload | None:
+        """Run one request with a pid request right behind it as a barrier; the reply is
+        the first frame before the barrier's answer, None when the worker sent none.
+
+        For protocols whose workers may or may not answer (the tcp CLOSE event): the
+        worker is free exactly when the barrier comes back, so a skipped reply neither
+        wedges it nor shifts a late frame onto the next request (rr/pool/fence.py)."""
+        from rr.pool.fence import exchange
+
+        if not payload.context and not payload.body:
+            raise PoolError("payload can not be empty")
+        self._enter()
+        try:
+            for _ in range(MAX_STOP_RETRIES):
+                w = await self._take()
+                try:
+                    return await exchange(self, w, payload)
+                except _StopRequested:
+                    continue
             raise WorkerError(f"{MAX_STOP_RETRIES} workers in a row asked to be stopped "
                               "instead of answering this request")
         finally:
@@ -244,6 +272,13 @@ class Pool:
                 raise
             if handle is not None:
                 handle.cancel()
+            if self.kill_abandoned:
+                handle = None
+                self.log.warning("worker stopped, and will be restarted",
+                                 extra={"fields": {"pid": w.pid, "pool": self.name,
+                                                   "reason": "the caller went away"}})
+                self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+                raise
             late = w.recv()
             if ttl > 0:
                 handle = asyncio.get_running_loop().call_later(ttl, _expire, w, late)
@@ -251,21 +286,26 @@ class Pool:
             handle = None
             raise
         except ExecTTLError:
-            self.log.warning("worker stopped, and will be restarted",
-                             extra={"fields": {"pid": w.pid, "reason": "execTTL timeout elapsed",
-                                               "pool": self.name}})
-            self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+            self._on_exec_ttl(w)
             raise
         except WorkerError as e:
-            self.log.warning("RoadRunner can't communicate with the worker",
-                             extra={"fields": {"pid": w.pid, "error": str(e),
-                                               "pool": self.name}})
-            self._retire(w, WorkerState.ERRORED, kill=True)
+            self._on_broken(w, e)
             raise
         finally:
             if handle is not None:
                 handle.cancel()
         return self._classify(w, f)
+
+    def _on_exec_ttl(self, w: Worker) -> None:
+        self.log.warning("worker stopped, and will be restarted",
+                         extra={"fields": {"pid": w.pid, "reason": "execTTL timeout elapsed",
+                                           "pool": self.name}})
+        self._retire(w, WorkerState.EXEC_TTL_REACHED, kill=True)
+
+    def _on_broken(self, w: Worker, e: BaseException) -> None:
+        self.log.warning("RoadRunner can't communicate with the worker",
+                         extra={"fields": {"pid": w.pid, "error": str(e), "pool": self.name}})
+        self._retire(w, WorkerState.ERRORED, kill=True)
 
     def _classify(self, w: Worker, f: Frame) -> Payload:
         if f.flags & fr.ERROR:
@@ -515,6 +555,14 @@ class Pool:
                     if w in self.workers_set:
                         self._retire(w, WorkerState.DESTROYED, kill=True)
                 break
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.1)
+        # workers that were busy are replaced in the background when their request ends:
+        # the reset is done when the pool is whole again (as RoadRunner's, which allocates
+        # num_workers fresh workers before it returns)
+        while (len(self.workers_set) < self.target and not self._stopped
+               and time.monotonic() < deadline):
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), 0.1)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import subprocess
-from typing import Any
+from typing import Any, cast
 
 from rr.goridge.frame import CONTROL, FrameError, FrameParser
 from rr.goridge.rpc import parse_address
@@ -114,8 +114,9 @@ class _SocketProtocol(asyncio.Protocol):
 
         from rr.goridge import frame as fr
 
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it: an
+        # isinstance check here failed every socket relay under `rr serve`
+        self.transport = transport = cast(asyncio.Transport, transport)
         transport.write(fr.encode(json.dumps({"pid": os.getpid()}).encode(),
                                   fr.CONTROL | fr.CODEC_JSON))
 

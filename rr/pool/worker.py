@@ -89,6 +89,12 @@ class Worker:
                 w.set_result(f)
             elif self._in_flight:
                 self._pending.append(f)
+            elif self.state not in (WorkerState.READY, WorkerState.WORKING,
+                                    WorkerState.INACTIVE):
+                # a worker on its way out: spiral/roadrunner-tcp answers the stop command
+                # with one last CLOSE frame
+                self.log.debug("frame from a stopping worker discarded",
+                               extra={"fields": {"pid": self.pid, "size": len(f.payload)}})
             else:
                 self.log.warning("stray frame from an idle worker discarded",
                                  extra={"fields": {"pid": self.pid, "flags": f.flags,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rr.plugin import WorkersInformer
 from rr.rpc.registry import Registry, RPCError
 
 if TYPE_CHECKING:
@@ -48,14 +49,18 @@ class Informer:
         self.app = app
 
     def names(self) -> list[str]:
-        return [name for name, p in self.app.plugins.items() if pool_of(p) is not None]
+        return [name for name, p in self.app.plugins.items()
+                if pool_of(p) is not None or isinstance(p, WorkersInformer)]
 
     async def list_plugins(self, _arg: Any) -> list[str]:
         return self.names()
 
     async def workers(self, arg: Any) -> dict[str, Any]:
         # PHP's WorkerPool::getWorkers() array_maps over "workers": [] never null
-        pool = pool_of(self.app.plugins.get(plugin_name(arg)))
+        plugin = self.app.plugins.get(plugin_name(arg))
+        if isinstance(plugin, WorkersInformer):
+            return {"workers": plugin.workers_states()}
+        pool = pool_of(plugin)
         if pool is None:
             return {"workers": []}
         return {"workers": [_worker_dict(w) for w in pool.workers()]}

@@ -19,7 +19,16 @@ from typing import Any
 import pytest
 
 from rr.commands.common import NO_RPC
-from tests.helpers import ROOT, RRProcess, free_port, php_worker, rpc, run_cli, wait_for
+from tests.helpers import (
+    ROOT,
+    RRProcess,
+    free_port,
+    php_worker,
+    rpc,
+    rr_env,
+    run_cli,
+    wait_for,
+)
 
 pytestmark = pytest.mark.php
 
@@ -110,7 +119,8 @@ def test_workers_named_plugins_and_unknown(served: Served) -> None:
 
 def test_workers_interactive_exits_on_sigint(served: Served) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "rr", "workers", "-i"], cwd=served.dir,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=rr_env())
     try:
         assert proc.stdout is not None
         seen = ""
@@ -140,9 +150,10 @@ def test_reset_all_replaces_workers(served: Served) -> None:
     before = served.pids()
     result = served.cli("reset")
     assert result.returncode == 0, result.stderr
+    # the progress goes to stdout (RoadRunner logs it to stderr), in Go's log format
     assert re.fullmatch(rf"{GO_LOG}resetting plugin: \[http\] \n{GO_LOG}plugin reset: \[http\]\n",
-                        result.stderr), result.stderr
-    assert result.stdout == ""
+                        result.stdout), result.stdout
+    assert result.stderr == ""
     after = served.pids()
     assert len(after) == 2 and not set(before) & set(after)
     assert served.get("/").startswith("ok ")
@@ -158,9 +169,9 @@ def test_reset_silent(served: Served) -> None:
 def test_reset_unknown_plugin(served: Served) -> None:
     result = served.cli("reset", "nope")
     assert result.returncode == 0  # as RoadRunner; the failure is still reported
-    assert "resetting plugin: [nope]" in result.stderr
+    assert "resetting plugin: [nope]" in result.stdout
     assert "no such plugin: nope" in result.stderr
-    assert "plugin reset: [nope]" not in result.stderr
+    assert "plugin reset: [nope]" not in result.stdout + result.stderr
 
 
 # ---- RPC as the PHP SDK sees it ------------------------------------------------------
@@ -194,8 +205,8 @@ def test_rpc_config_is_effective_config(tmp_path: Path) -> None:
 # ---- configuration of the client commands -------------------------------------------
 def test_cli_without_rpc_section(tmp_path: Path) -> None:
     (tmp_path / ".rr.yaml").write_text('version: "3"\nserver:\n  command: php x.php\n')
-    for command in ("reset", "workers"):
-        result = run_cli(command, cwd=tmp_path)
+    for command in ("reset", "workers", "jobs list", "cron"):
+        result = run_cli(*command.split(), cwd=tmp_path)
         assert result.returncode == 1
         assert NO_RPC.replace("\r", "\n") in result.stderr  # text mode turns \r into \n
 
@@ -203,10 +214,15 @@ def test_cli_without_rpc_section(tmp_path: Path) -> None:
 def test_cli_server_not_running(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / ".rr.yaml").write_text(f'version: "3"\nrpc:\n  listen: tcp://127.0.0.1:{port}\n')
-    for command in ("reset", "workers"):
-        result = run_cli(command, cwd=tmp_path)
-        assert result.returncode == 1
-        assert f"dial tcp 127.0.0.1:{port}: connect: connection refused" in result.stderr
+    address = f"tcp://127.0.0.1:{port}"
+    for command in (["reset"], ["reset", "http"], ["workers"], ["jobs", "list"],
+                    ["jobs", "pause", "a"], ["cron", "list"]):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout == "", command
+        # one wording in every client command: the address, the likely cause, Go's error
+        assert result.stderr == (
+            f"cannot reach rr at {address} (is `rr serve` running with rpc.listen: "
+            f"{address}?): dial tcp 127.0.0.1:{port}: connect: connection refused\n"), command
 
 
 def test_cli_override_and_config_from_other_dir(served: Served, tmp_path_factory:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import service_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "services"
 RABBITMQ_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
@@ -41,7 +43,7 @@ def ensure_broker(name: str, port: int, env_name: str) -> None:
     script = SCRIPTS / f"{name}.sh"
     if script.exists():
         subprocess.run(["bash", str(script)], capture_output=True, text=True,
-                       env={**os.environ, env_name: str(port)}, timeout=180)
+                       env=service_env(env_name, port), timeout=180)
     if not port_answers(port):
         broker_unavailable(f"{name} does not answer on 127.0.0.1:{port}")
 

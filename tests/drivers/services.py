@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import service_env
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "services"
 KAFKA_PORT = int(os.environ.get("TANSU_PORT", "9092"))
@@ -40,7 +42,7 @@ def ensure_service(script: str, port: int, env_name: str) -> None:
     if answers(port):
         return
     result = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True,
-                            env={**os.environ, env_name: str(port)}, timeout=120)
+                            env=service_env(env_name, port), timeout=120)
     if result.returncode != 0 or not answers(port):
         _unavailable(f"{script} could not start a service on 127.0.0.1:{port}: "
                      f"{result.stdout}{result.stderr}")

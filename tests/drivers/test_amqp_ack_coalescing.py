@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.amqp import AMQPDelivery, AMQPDriver
-from drivers.amqp_acks import AckWindow
+from rr.drivers.amqp import AMQPDelivery, AMQPDriver
+from rr.drivers.amqp_acks import AckWindow
 from tests.drivers.proxy import TCPProxy
 from tests.drivers.test_amqp_driver import Collector, eventually, job, make  # noqa: F401
 

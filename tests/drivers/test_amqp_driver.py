@@ -14,9 +14,9 @@ import aio_pika
 import pamqp.encode
 import pytest
 
-from drivers.amqp import AMQPDriver
-from drivers.amqp_codec import Int32, Int64, envelope, job_from_message
 from rr.config import Section
+from rr.drivers.amqp import AMQPDriver
+from rr.drivers.amqp_codec import Int32, Int64, envelope, job_from_message
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job

@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from drivers.kafka import KafkaDriver
 from rr.config import Section
+from rr.drivers.kafka import KafkaDriver
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job

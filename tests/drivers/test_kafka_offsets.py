@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drivers.kafka_offsets import PartitionOffsets
+from rr.drivers.kafka_offsets import PartitionOffsets
 
 
 def test_commit_waits_for_the_lowest_unsettled_offset() -> None:

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from drivers import redis_acks
-from drivers.redis_acks import AckBuffer
+from rr.drivers import redis_acks
+from rr.drivers.redis_acks import AckBuffer
 
 
 class Sender:

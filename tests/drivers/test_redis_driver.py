@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from drivers.redis import (
+from rr.config import Section
+from rr.drivers.redis import (
     RedisDelivery,
     RedisDriver,
     connection_kwargs,
@@ -25,7 +26,6 @@ from drivers.redis import (
     pack_fields,
     unpack_fields,
 )
-from rr.config import Section
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 
-from drivers.sqs import SQSDriver
 from rr.config import Section
+from rr.drivers.sqs import SQSDriver
 from rr.errors import ConfigError, RRError
 from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Job

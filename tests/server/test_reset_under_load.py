@@ -55,7 +55,7 @@ http:
             t.start()
         res = run_cli("reset", "-c", str(rr.config_path), cwd=tmp_path)
         assert res.returncode == 0, res.stderr
-        assert "plugin reset: [http]" in res.stderr
+        assert "plugin reset: [http]" in res.stdout
         stop.set()
         for t in threads:
             t.join(60)

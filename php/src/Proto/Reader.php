@@ -63,6 +63,14 @@ final class Reader
         return $value;
     }
 
+    /** A proto3 `float` (wire type FIXED32, little-endian IEEE 754). */
+    public function float32(): float
+    {
+        $start = $this->pos;
+        $this->advance(4);
+        return (float)\unpack('g', \substr($this->data, $start, 4))[1];
+    }
+
     public function skip(int $wireType): void
     {
         match ($wireType) {

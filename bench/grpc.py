@@ -1,0 +1,180 @@
+"""gRPC unary calls through rr into PHP beside the same PHP handler behind rr's HTTP
+plugin, in one run, for 2 and 4 workers.
+
+    python bench/grpc.py [--workers 2,4] [--duration 10] [--concurrency 32]
+
+gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
+4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
+connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load:
+the ceiling of the server library on this machine. Prints calls/s, p50/p99 (from
+h2load's per-request log and wrk's latency distribution), the gRPC/HTTP ratio and the
+CPU time the server process spent per call. The machine is shared: compare the ratios
+of one run, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# this file is named grpc.py: keep its directory off the path so ``import grpc`` finds grpcio
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import grpc  # noqa: E402
+import psutil  # noqa: E402
+
+# bench/http.py's helpers, loaded under another name (``http`` is the stdlib's)
+_spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("http.py"))
+assert _spec is not None and _spec.loader is not None
+bench_http = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_http)
+free_port, stop, wait_port, wrk = (bench_http.free_port, bench_http.stop, bench_http.wait_port,
+                                   bench_http.wrk)
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO = ROOT / "php" / "examples" / "grpc" / "echo.proto"
+PATH = "/rr.example.echo.v1.Echo/Ping"
+HELLO = b"\x0a\x05hello"  # Message{msg: "hello"}
+
+
+def start_rr(tmp: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+    http_port, grpc_port = free_port(), free_port()
+    cfg = tmp / f"rr-{workers}.yaml"
+    cfg.write_text(f"""version: "3"
+server:
+  command: "php {ROOT / 'bench' / 'php' / 'grpc_hello.php'}"
+  env:
+    RR_PHP_LIB: {ROOT / 'php'}
+logs:
+  mode: production
+  level: warn
+http:
+  address: 127.0.0.1:{http_port}
+  pool:
+    num_workers: {workers}
+grpc:
+  listen: tcp://127.0.0.1:{grpc_port}
+  proto: ["{PROTO}"]
+  pool:
+    num_workers: {workers}
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "rr", "serve", "-c", str(cfg)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(http_port)
+    wait_port(grpc_port)
+    time.sleep(1.0)
+    return proc, http_port, grpc_port
+
+
+# grpcio alone: the same listener stack answering Ping from Python without PHP, rr or a
+# pool -- the ceiling any grpcio-based server reaches on this machine
+BARE_SERVER = """
+import asyncio, sys, grpc, uvloop
+REPLY = b"\\x0a\\x0dHello, world!"
+async def ping(request, context):
+    return REPLY
+class Handler(grpc.GenericRpcHandler):
+    def service(self, details):
+        return grpc.unary_unary_rpc_method_handler(ping)
+async def main():
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((Handler(),))
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+uvloop.run(main())
+"""
+
+
+def start_bare() -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false", "GRPC_VERBOSITY": "ERROR"}
+    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def check_grpc(port: int) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        got = ch.unary_unary(PATH)(HELLO, timeout=10)
+    assert got == b"\x0a\x0dHello, world!", got
+
+
+def h2load(port: int, duration: int, concurrency: int, tmp: Path
+           ) -> tuple[tuple[float, float, float], int]:
+    """(calls/s, p50 ms, p99 ms) and the number of calls completed."""
+    data = tmp / "ping.bin"
+    data.write_bytes(b"\x00" + len(HELLO).to_bytes(4, "big") + HELLO)
+    log = tmp / "h2load.log"
+    clients = 4
+    out = subprocess.run(
+        ["h2load", "-c", str(clients), "-m", str(max(1, concurrency // clients)),
+         "-D", str(duration), "--warm-up-time", "1", "-d", str(data), "--log-file", str(log),
+         "-H", "content-type: application/grpc", "-H", "te: trailers",
+         f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, check=True).stdout
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    if not m or m.group(2) != m.group(3):
+        raise RuntimeError(f"h2load reported failures:\n{out}")
+    rate = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))  # type: ignore[union-attr]
+    times = sorted(int(line.split()[2]) / 1000.0 for line in log.read_text().splitlines()
+                   if line.strip())
+    q = statistics.quantiles(times, n=100)
+    return (rate, q[49], q[98]), int(m.group(3))
+
+
+def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
+    before = proc.cpu_times()
+    result = fn(*args)
+    after = proc.cpu_times()
+    return result, (after.user - before.user) + (after.system - before.system)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", default="2,4")
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--concurrency", type=int, default=32)
+    args = ap.parse_args()
+    print(f"{'workers':>7} {'transport':>10} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'rr CPU/call':>12} {'grpc/http':>9}")
+    with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
+        tmp = Path(tmp_s)
+        for workers in (int(w) for w in args.workers.split(",")):
+            rr, http_port, grpc_port = start_rr(tmp, workers)
+            try:
+                check_grpc(grpc_port)
+                server = psutil.Process(rr.pid)
+                ((http_rate, http_p50, http_p99), http_calls), http_cpu = measure(
+                    server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
+                    args.concurrency, True)
+                ((g_rate, g_p50, g_p99), g_calls), g_cpu = measure(
+                    server, h2load, grpc_port, args.duration, args.concurrency, tmp)
+            finally:
+                stop([rr])
+            print(f"{workers:>7} {'http/1.1':>10} {http_rate:>9.0f} {http_p50:>8.2f} "
+                  f"{http_p99:>8.2f} {http_cpu / http_calls * 1e6:>10.1f}µs {'':>9}")
+            print(f"{workers:>7} {'grpc':>10} {g_rate:>9.0f} {g_p50:>8.2f} {g_p99:>8.2f} "
+                  f"{g_cpu / g_calls * 1e6:>10.1f}µs {g_rate / http_rate:>9.2f}")
+        bare, port = start_bare()
+        try:
+            check_grpc(port)
+            ((b_rate, b_p50, b_p99), b_calls), b_cpu = measure(
+                psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
+        finally:
+            stop([bare])
+        print(f"{'-':>7} {'bare grpc':>10} {b_rate:>9.0f} {b_p50:>8.2f} {b_p99:>8.2f} "
+              f"{b_cpu / b_calls * 1e6:>10.1f}µs   (grpcio alone, no PHP)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

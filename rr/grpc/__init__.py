@@ -1,0 +1,11 @@
+"""gRPC plugin: PHP gRPC services (spiral/roadrunner-grpc) behind a grpcio server."""
+
+import logging
+import os
+
+# Workers are started with fork+exec, so grpcio's fork handlers are not needed (and
+# would log a warning on every spawn); C-core's own info logging stays off as well.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+# grpcio's asyncio layer logs every call at DEBUG
+logging.getLogger("grpc._cython.cygrpc").setLevel(logging.WARNING)

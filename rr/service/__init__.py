@@ -1,0 +1,1 @@
+"""Supervised background processes next to the server (spec/service.md)."""

@@ -1,0 +1,1 @@
+"""Generated protobuf messages of service.v1."""
