@@ -81,8 +81,9 @@ async def workers(app: App) -> dict[str, list[dict[str, Any]]]:
         except Exception:  # noqa: BLE001 - a pool being torn down has no workers
             listed = []
         rows = sorted((dict(w) for w in listed), key=lambda w: w["pid"])
-        for w in rows:
-            w["age"] = max(0.0, round((now_ns - int(w["created"])) / 1e9, 1))
+        for w in rows:  # supervised processes report no start time (created 0)
+            created = int(w.get("created") or 0)
+            w["age"] = max(0.0, round((now_ns - created) / 1e9, 1)) if created else None
         out[name] = rows
     return out
 
@@ -101,7 +102,8 @@ def cron(app: App) -> list[dict[str, Any]] | None:
 async def snapshot(app: App, history: History, now: Reading) -> dict[str, Any]:
     return {"time": time.time(), "version": app.version,
             "pipelines": await pipelines(app, history, now),
-            "workers": await workers(app), "http": http(app, history, now),
+            "workers": await workers(app), "resettable": Resetter(app).names(),
+            "http": http(app, history, now),
             "cron": cron(app)}
 
 

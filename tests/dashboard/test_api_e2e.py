@@ -323,17 +323,23 @@ def test_bad_config_is_named(tmp_path: Path) -> None:
     assert "dashboard.user and dashboard.password" in s.rr.output
 
 
-def test_a_dashboard_alone_shows_empty_views(tmp_path: Path) -> None:
+def test_without_jobs_and_http_and_with_a_supervised_process(tmp_path: Path) -> None:
     port = free_port()
     with RRProcess(f"""
 version: "3"
+service:
+  sleeper:
+    command: "sleep 300"
 dashboard:
   address: ":{port}"
 """, tmp_path) as rr:
         s = Client(f"http://127.0.0.1:{port}")
-        snap = s.get("/api/snapshot")
-        assert (snap["pipelines"], snap["workers"], snap["http"], snap["cron"]) == \
-            ([], {}, None, None)
+        snap = wait_for(lambda: (lambda v: v if v["workers"].get("service") else None)(
+            s.get("/api/snapshot")), 20, what="the service process")
+        assert (snap["pipelines"], snap["http"], snap["cron"]) == ([], None, None)
+        [proc] = snap["workers"]["service"]
+        assert proc["command"].endswith("sleep 300") and proc["age"] is None
+        assert proc["memoryUsage"] > 0
         status, body = s.post("/api/pipelines/work/pause")
         assert status == 403
     assert "dashboard listening on http://127.0.0.1:" in rr.output

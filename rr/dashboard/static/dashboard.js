@@ -52,6 +52,7 @@ function fmtBytes(b) {  // SI units, as `rr workers` prints them
 }
 
 function fmtAge(s) {
+  if (s === null || s === undefined) return "–";
   if (s < 60) return Math.floor(s) + " s";
   if (s < 3600) return Math.floor(s / 60) + " min";
   if (s < 86400) return (s / 3600).toFixed(1) + " h";
@@ -207,18 +208,25 @@ function renderPipelines(pipelines) {
   patch(body, rows);
 }
 
-function renderWorkers(pools) {
+function renderWorkers(pools, resettable) {
   const box = $("#workers");
   const parts = [];
   for (const [plugin, workers] of Object.entries(pools)) {
-    parts.push(el("h3", {}, `${plugin} (${workers.length}) `, button("reset", "reset", plugin)));
+    parts.push(el("h3", {}, `${plugin} (${workers.length}) `,
+                  (resettable || []).includes(plugin) ? button("reset", "reset", plugin) : null));
+    // supervised processes are not workers: `rr workers` shows them as pid, memory, CPU, command
+    const service = plugin === "service";
+    const heads = service ? ["pid", "memory", "CPU %", "command"]
+                          : ["pid", "state", "execs", "memory", "CPU %", "age"];
+    const cells = (w) => service
+      ? [el("td", {}, w.pid), num(fmtBytes(w.memoryUsage)),
+         num(Number(w.CPUPercent).toFixed(2)), el("td", {}, w.command)]
+      : [el("td", {}, w.pid), el("td", {class: "state-" + w.statusStr}, w.statusStr),
+         num(fmtInt(w.numExecs)), num(fmtBytes(w.memoryUsage)),
+         num(Number(w.CPUPercent).toFixed(2)), num(fmtAge(w.age))];
     parts.push(el("table", {"data-pool": plugin},
-      el("thead", {}, el("tr", {}, ...["pid", "state", "execs", "memory", "CPU %", "age"]
-        .map((h) => el("th", {}, h)))),
-      el("tbody", {}, ...workers.map((w) => el("tr", {"data-pid": w.pid},
-        el("td", {}, w.pid), el("td", {class: "state-" + w.statusStr}, w.statusStr),
-        num(fmtInt(w.numExecs)), num(fmtBytes(w.memoryUsage)),
-        num(Number(w.CPUPercent).toFixed(2)), num(fmtAge(w.age)))))));
+      el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...workers.map((w) => el("tr", {"data-pid": w.pid}, ...cells(w))))));
   }
   if (!parts.length) parts.push(el("p", {class: "empty"}, "no worker pools"));
   patch(box, parts);
@@ -262,7 +270,7 @@ function render(s) {
   $("#clock").textContent = new Date(s.time * 1000).toLocaleTimeString();
   renderPipelines(s.pipelines);
   renderDlq(s.pipelines);
-  renderWorkers(s.workers);
+  renderWorkers(s.workers, s.resettable);
   renderHttp(s.http);
   renderCron(s.cron);
 }
