@@ -7,6 +7,7 @@ Set RR_DASHBOARD_SCREENSHOT=<file.png> to keep the screenshot (docs/dashboard.pn
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -98,6 +99,13 @@ def test_page_shows_a_live_rr_and_pauses_a_pipeline(browser: Any, tmp_path: Path
         page.wait_for_selector("#dlq-jobs button[data-action=inspect][data-id=broken-1]")
         page.click("#dlq-jobs button[data-action=inspect][data-id=broken-1]")
         assert "nack:broken" in page.inner_text("#dlq-detail")
+        page.select_option("select[data-replay-to=dead]", "work")
+        with page.expect_request(lambda r: r.url.endswith("/api/dlq/dead/replay")) as sent:
+            page.click("#dlq-jobs button[data-action=replay][data-id=broken-1]")
+        assert json.loads(sent.value.post_data) == {"id": "broken-1", "to": "work"}
+        wait_for(lambda: s.deliveries("broken-1") == 2, 20, what="the replayed job")
+        page.wait_for_function("() => document.querySelector('#message').textContent"
+                               " == 'replayed 1 job(s) from dead'")
 
         page.click("#pipelines tr[data-pipeline=work] button[data-action=pause]")
         wait_for(lambda: not s.stats()["work"].ready, 15, what="the pipeline paused")

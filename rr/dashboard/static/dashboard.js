@@ -112,7 +112,9 @@ async function act(button) {
   const [path, done] = paths[action];
   button.disabled = true;
   try {
-    const result = await post(path, action === "replay" ? {id: id || ""} : {});
+    const target = document.querySelector(`select[data-replay-to="${CSS.escape(name)}"]`);
+    const body = action === "replay" ? {id: id || "", to: target ? target.value : ""} : {};
+    const result = await post(path, body);
     say(done || `replayed ${result.replayed} job(s) from ${name}`);
     if (action === "replay") listDlq(name);
   } catch (e) {
@@ -180,10 +182,16 @@ function renderDlq(pipelines) {
     list.push(el("p", {class: "empty"}, "no pipeline is a dead-letter target " +
                                           "(jobs.pipelines.<name>.config.dead_letter)"));
   }
+  const names = pipelines.map((p) => p.pipeline);
   for (const p of dead) {
+    // where replays go: each job back to where it came from, or one pipeline for all
+    const to = el("select", {"data-replay-to": p.pipeline, title: "replay to"},
+      el("option", {value: ""}, "back where each came from"),
+      ...names.filter((n) => n !== p.pipeline).map((n) => el("option", {value: n}, "to " + n)));
     list.push(el("p", {}, el("b", {}, p.pipeline), ` — ${fmtInt(p.depth)} job(s) `,
       p.browsable ? button("list", "list", p.pipeline) : null, " ",
-      p.browsable ? button("replay all", "replay", p.pipeline) : null));
+      p.browsable ? button("replay all", "replay", p.pipeline) : null, " ",
+      p.browsable ? to : null));
     if (p.pipeline === openDlq && p.depth !== openDlqDepth) listDlq(p.pipeline);
   }
   patch($("#dlq-list"), list);
