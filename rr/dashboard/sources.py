@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rr.goridge.frame import CODEC_JSON
+from rr.plugin import JobsInformer
 from rr.rpc.informer import Informer
 from rr.rpc.registry import RPCError
 from rr.rpc.resetter import Resetter
@@ -42,15 +43,14 @@ def _unknown(name: str, driver: str, error: str) -> dict[str, Any]:
 
 async def pipelines(app: App, history: History, now: Reading) -> list[dict[str, Any]]:
     jobs = _jobs(app)
-    states = getattr(jobs, "jobs_states", None)
-    if states is None:
+    if not isinstance(jobs, JobsInformer):
         return []
     depths_fn = getattr(jobs, "pipeline_depths", None)
     depths: dict[str, int] = depths_fn() if callable(depths_fn) else {}
     configured = getattr(jobs, "pipelines", {}) or {}
     targets = {getattr(p, "dead_letter", "") for p in configured.values()} - {""}
     try:
-        listed = await states()
+        listed = await jobs.jobs_states()
     except Exception as e:  # noqa: BLE001 - e.g. a broker is down: show that, not nothing
         listed = [_unknown(name, getattr(p, "driver_name", ""), str(e) or type(e).__name__)
                   for name, p in configured.items()]
