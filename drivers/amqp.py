@@ -37,7 +37,7 @@ from aiormq.abc import DeliveredMessage
 from rr.drivers.amqp_acks import AckWindow
 from rr.drivers.amqp_codec import Int32, envelope, job_from_message, routing_key_for
 from rr.drivers.amqp_config import EMPTY_QUEUE, EMPTY_ROUTING_KEY, AMQPConfig
-from rr.errors import RRError
+from rr.errors import RRError, describe
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
 
@@ -251,7 +251,7 @@ class AMQPDriver(Driver):
             if self._redial_task is not None and not self._redial_task.done():
                 return
             log.warning("amqp pipeline %s: %s closed (%s); redialing", self.pipeline, what,
-                        exc or "no reason given")
+                        describe(exc))
             self._schedule_redial()
         return closed
 
@@ -302,7 +302,7 @@ class AMQPDriver(Driver):
                               "(redial_timeout %.0fs); retrying until the broker is back",
                               self.pipeline, elapsed, self.cfg.redial_timeout)
                 log.warning("amqp pipeline %s: redial attempt %d failed: %s",
-                            self.pipeline, attempt, exc)
+                            self.pipeline, attempt, describe(exc))
                 await asyncio.sleep(min(REDIAL_CAP, interval * random.uniform(0.5, 1.5)))
                 interval = min(REDIAL_CAP, interval * REDIAL_FACTOR)
                 continue
@@ -435,7 +435,7 @@ class AMQPDriver(Driver):
                 if self.stopped or not wait_for_connection:
                     raise RRError(f"amqp publish failed: {exc}") from exc
                 log.warning("amqp pipeline %s: publish interrupted (%s); retrying after "
-                            "reconnect", self.pipeline, exc)
+                            "reconnect", self.pipeline, describe(exc))
                 if generation == self.generation:
                     self._schedule_redial()
                 await asyncio.sleep(0.05)

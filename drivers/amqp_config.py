@@ -53,6 +53,12 @@ class AMQPConfig:
     @classmethod
     def from_options(cls, opts: PipelineOptions) -> AMQPConfig:
         section = opts.global_section
+        if not len(section):
+            # RoadRunner refuses too; connecting to guest@127.0.0.1 instead would hide a
+            # missing or misspelt section until the jobs silently go to the wrong broker
+            raise ConfigError(f"jobs.pipelines.{opts.name}: no global amqp configuration, "
+                              "global configuration should contain amqp addrs (add an "
+                              "amqp: section with addr)")
         exchange_type = opts.string("exchange_type", "direct").lower() or "direct"
         if exchange_type == "topics":
             # PHP's ExchangeType::Topics sends "topics"; RabbitMQ only knows "topic"

@@ -3,6 +3,10 @@
 Jobs live in a per-pipeline FIFO buffer; delayed jobs wait in a heap served by one timer,
 so there is no cap on delayed jobs (RoadRunner allows 1000 per pipeline). While consuming,
 at most ``prefetch`` jobs of the pipeline are in the shared queue or in workers.
+
+On a graceful stop the jobs plugin keeps the pipeline running until ``backlog`` is 0 or
+the grace period ends; what is left then is reported in one line, or, with the ``spool``
+option (drivers/memory_spool.py), written to a file that the next start loads.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import heapq
 import itertools
 import logging
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+from rr.drivers import memory_spool
 from rr.errors import RRError
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
@@ -115,6 +121,26 @@ class MemoryDriver(Driver):
         self.stopped = False
         self._pumping = False
         self._offer = getattr(sink, "offer", None)
+        spool = options.string("spool")
+        if spool and options.declared:
+            # the file is written with rr's rights: only the config's author may name it
+            raise RRError(f"pipeline {self.pipeline}: the spool option is only accepted "
+                          "in the config file, not in jobs.Declare")
+        self.spool = Path(spool) if spool else None
+        if self.spool is not None:
+            self._restore(self.spool)
+
+    def _restore(self, path: Path) -> None:
+        jobs = memory_spool.load(path, self.pipeline)
+        for job in jobs:
+            if job.delay > 0:
+                self.delayed += 1
+                self._schedule(job)
+            else:
+                self._buffer.append(job)
+        if jobs:
+            log.info("memory pipeline %s: %d jobs loaded from the spool file %s",
+                     self.pipeline, len(jobs), path)
 
     # -- producer side -----------------------------------------------------------------
     async def push(self, job: Job) -> None:
@@ -255,21 +281,51 @@ class MemoryDriver(Driver):
             raise RRError("no active listeners, nothing to pause")
         self.consuming = False
 
+    def backlog(self, before: float) -> int:
+        """Jobs a graceful stop waits for: buffered, in the shared queue or a worker, and
+        delayed ones due before ``before``. A spooled pipeline waits for none: its
+        unstarted jobs survive the restart in the file."""
+        if self.spool is not None:
+            return 0
+        due = sum(1 for at, _, _ in self._delayed if at <= before)
+        return len(self._buffer) + self.in_flight + due
+
     async def stop(self) -> None:
-        """Jobs still buffered or delayed cannot outlive the process: each is reported."""
+        """Jobs still buffered or delayed cannot outlive the process: they are written to
+        the spool file, or else reported in one line (count and ids)."""
         self.consuming = False
         self.stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        lost = list(self._buffer) + [e[2] for e in sorted(self._delayed)]
+        now = asyncio.get_running_loop().time()
+        left = [(job, 0) for job in self._buffer] + \
+            [(job, max(1, round(at - now))) for at, _, job in sorted(self._delayed)]
         self._buffer.clear()
         self._delayed.clear()
-        for job in lost:
-            log.warning("job lost (memory pipeline stopped): pipeline=%s id=%s",
-                        self.pipeline, job.id)
         if self._space is not None:
             self._space.set()
+        if self.spool is not None:
+            try:
+                n = memory_spool.save(self.spool, left)
+            except OSError as e:
+                log.error("memory pipeline %s: writing the spool file %s failed: %s",
+                          self.pipeline, self.spool, e)
+            else:
+                if n:
+                    log.info("memory pipeline %s: %d jobs written to the spool file %s",
+                             self.pipeline, n, self.spool)
+                return
+        if left:
+            log.warning("jobs lost (memory pipeline stopped): pipeline=%s count=%d ids=%s",
+                        self.pipeline, len(left), ",".join(job.id for job, _ in left))
+
+    async def destroy(self) -> None:
+        """A destroyed pipeline's jobs are dropped (and reported), never spooled."""
+        spool, self.spool = self.spool, None
+        await self.stop()
+        if spool is not None:
+            spool.unlink(missing_ok=True)
 
     async def state(self) -> PipelineState:
         return PipelineState(pipeline=self.pipeline, driver="memory", queue=self.pipeline,

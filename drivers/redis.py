@@ -45,7 +45,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from rr.config import Section
 from rr.drivers.redis_acks import AckBuffer
-from rr.errors import ConfigError, RRError
+from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job, headers_from_json
 
@@ -446,7 +446,7 @@ class RedisDriver(Driver):
                 if asyncio.get_running_loop().time() + delay > deadline:
                     raise RRError(f"redis pipeline {self.pipeline}: push failed: {e}") from e
                 log.warning("redis pipeline %s: push cannot reach redis (attempt %d): %s",
-                            self.pipeline, backoff.attempt, e)
+                            self.pipeline, backoff.attempt, describe(e))
                 await asyncio.sleep(delay)
                 self._check_open()
             except RedisError as e:
@@ -532,7 +532,7 @@ class RedisDriver(Driver):
             # not fatal: the loop below keeps retrying and /ready reports the outage
             self._mark_down("connect", e)
             log.warning("redis pipeline %s: cannot reach redis (%s); retrying in background",
-                        self.pipeline, e)
+                        self.pipeline, describe(e))
         self._tasks = [asyncio.create_task(self._consume_loop(), name=f"redis-{self.pipeline}")]
         if self.visibility_ms:
             self._tasks.append(asyncio.create_task(self._keeper_loop(),
@@ -590,7 +590,7 @@ class RedisDriver(Driver):
                 self._mark_down("consume", e)
                 delay = backoff.next_delay()
                 log.warning("redis pipeline %s: connection failed (attempt %d): %s; "
-                            "retrying in %.1fs", self.pipeline, backoff.attempt, e, delay)
+                            "retrying in %.1fs", self.pipeline, backoff.attempt, describe(e), delay)
                 await self._nap(delay)
                 continue
             except ResponseError as e:
@@ -704,7 +704,7 @@ class RedisDriver(Driver):
                 self._mark_down("delayed mover", e)
                 delay = backoff.next_delay()
                 log.warning("redis pipeline %s: delayed mover cannot reach redis "
-                            "(attempt %d): %s", self.pipeline, backoff.attempt, e)
+                            "(attempt %d): %s", self.pipeline, backoff.attempt, describe(e))
                 await asyncio.sleep(delay)
                 continue
             except RedisError as e:
@@ -749,7 +749,8 @@ class RedisDriver(Driver):
                 await self._forget_consumer()
         except NETWORK_ERRORS as e:
             log.warning("redis pipeline %s: stop could not reach redis (%s); unsettled "
-                        "jobs are reclaimed after visibility_timeout", self.pipeline, e)
+                        "jobs are reclaimed after visibility_timeout", self.pipeline,
+                        describe(e))
         except RedisError as e:
             log.error("redis pipeline %s: stop: %s", self.pipeline, e)
         finally:

@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rr.drivers.sqs_config import MAX_DELAY, SQSPipelineConfig, parse_pipeline
 from rr.drivers.sqs_deletes import DeleteBatcher
-from rr.errors import RRError
+from rr.errors import RRError, describe
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
 
@@ -259,7 +259,7 @@ class SQSDriver(Driver):
             log.info("sqs pipeline %s: queue %s reachable again", self.pipeline,
                      self.config.queue)
         if not ok:
-            log.warning("sqs pipeline %s: %s failed: %s", self.pipeline, what, exc)
+            log.warning("sqs pipeline %s: %s failed: %s", self.pipeline, what, describe(exc))
         self._connected = ok
 
     # sending -----------------------------------------------------------------------

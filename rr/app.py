@@ -33,6 +33,9 @@ class App:
         self.version = __version__
         self.failure: tuple[str, BaseException] | None = None
         self._on_failure: list[Any] = []
+        #: loop time by which a graceful stop must be done (set when the stop begins), so
+        #: every plugin drains against one deadline instead of re-reading the grace period
+        self.stop_deadline: float | None = None
 
     def fail(self, plugin: str, exc: BaseException) -> None:
         """A plugin failed while serving: `rr serve` stops everything and exits 1."""
@@ -40,6 +43,10 @@ class App:
             self.failure = (plugin, exc)
             for cb in self._on_failure:
                 cb()
+
+    def grace_period(self) -> float:
+        """``endure.grace_period`` in seconds (30 when unset)."""
+        return self.config.section("endure").duration("grace_period", 30.0) or 30.0
 
     def logger(self, name: str) -> logging.Logger:
         return logging.getLogger(name)

@@ -120,11 +120,15 @@ class Section(Mapping[str, Any]):
         raise ConfigError(f"{self._full(key)}: expected a boolean, got {v!r}")
 
     def duration(self, key: str, default: float = 0.0) -> float:
-        """Seconds (float)."""
+        """Seconds (float). No rr option takes a negative duration; Go would accept one
+        and then fail somewhere unrelated (``allocate_timeout: -5s`` as a spawn failure)."""
         v = self.raw(key, None)
         if v is None or v == "":
             return default
-        return parse_duration(v, self._full(key))
+        seconds = parse_duration(v, self._full(key))
+        if seconds < 0:
+            raise ConfigError(f"{self._full(key)}: expected a duration of 0 or more, got {v!r}")
+        return seconds
 
     def string_list(self, key: str, default: list[str] | None = None) -> list[str]:
         v = self.raw(key, None)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from rr.config import Config, Section
-from rr.errors import ConfigError
+from rr.errors import ConfigError, describe
 
 # zap level names; Python's CRITICAL is shown as zap's most severe level.
 _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn",
@@ -38,6 +38,13 @@ _RESET = "\x1b[0m"
 # only concerns RoadRunner's loggers, so these stay at WARNING unless a channel names them.
 _THIRD_PARTY = ("asyncio", "aiohttp", "aiokafka", "aio_pika", "aiormq", "pamqp", "botocore",
                 "aiobotocore", "urllib3", "apscheduler", "redis", "kafka", "s3transfer")
+
+_THIRD_PARTY_SET = frozenset(_THIRD_PARTY)
+# Broker clients whose connection events the drivers report themselves (one line with the
+# reason, e.g. "amqp pipeline p: connection closed (...); redialing"); their own records
+# would repeat each cut as a traceback, so they speak only at CRITICAL unless a channel
+# names them.
+_REPORTED_BY_DRIVERS = ("aiormq", "aio_pika")
 
 _MODES = ("development", "production", "raw", "off", "none")
 _installed: list[tuple[logging.Logger, logging.Handler]] = []
@@ -257,10 +264,24 @@ def _handlers(opts: LogOptions, silent: bool) -> list[logging.Handler]:
     return handlers
 
 
+def _library_one_line(record: logging.LogRecord) -> bool:
+    """A library's record with a traceback becomes one line ending in the reason: a
+    flapping network must not fill the log with stack traces of code that is not rr's."""
+    if record.exc_info and record.name.partition(".")[0] in _THIRD_PARTY_SET:
+        exc = record.exc_info[1]
+        if exc is not None:
+            record.msg = f"{record.getMessage()}: {describe(exc)}"
+            record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 def _install(logger: logging.Logger, opts: LogOptions, silent: bool) -> None:
     logger.setLevel(logging.CRITICAL + 10 if opts.off else opts.level)
     handlers = [logging.NullHandler()] if opts.off else _handlers(opts, silent)
     for handler in handlers:
+        handler.addFilter(_library_one_line)
         logger.addHandler(handler)
         _installed.append((logger, handler))
 
@@ -285,6 +306,8 @@ def setup_logging(config: Config, silent: bool = False) -> None:
     _install(root, top, silent)
     for lib in _THIRD_PARTY:
         logging.getLogger(lib).setLevel(logging.WARNING)
+    for lib in _REPORTED_BY_DRIVERS:
+        logging.getLogger(lib).setLevel(logging.CRITICAL)
 
     channels = section.section("channels")
     for name in channels:

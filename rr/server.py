@@ -49,7 +49,7 @@ class Server:
         self.silent = silent
         self.app = App(config)
         self.started: list[Plugin] = []
-        self.grace = config.section("endure").duration("grace_period", 30.0) or 30.0
+        self.grace = self.app.grace_period()
         self.restart = False
 
     def say(self, text: str) -> None:
@@ -117,6 +117,7 @@ class Server:
         self.say(f"[INFO] RoadRunner server started; version: {__version__}, "
                  f"buildtime: python-{sys.version.split()[0]}")
         await stop_event.wait()
+        self.app.stop_deadline = loop.time() + self.grace
         code = 0
         try:
             await asyncio.wait_for(self.stop(), self.grace)
@@ -131,6 +132,9 @@ class Server:
 
 
 def run(config: Config, silent: bool = False) -> int:
+    from rr.malloc import pin_mmap_threshold
+
+    pin_mmap_threshold()
     server = Server(config, silent)
     try:
         import uvloop

@@ -26,6 +26,7 @@ from rr.http.uploads import UploadsConfig
 from rr.pool.errors import NoFreeWorkersError, PoolError
 from rr.pool.payload import Payload
 from rr.pool.pool import Pool
+from rr.ratelog import RateLimitedLog
 
 # control bytes other than \t \n \x0c \r \x1b mark binary data, as in Go
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
@@ -105,6 +106,7 @@ class PHPHandler:
         self.cfg = cfg
         self.scheme = scheme
         self.log = logger
+        self._app_errors = RateLimitedLog(logger)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         cfg = self.cfg
@@ -180,6 +182,8 @@ class PHPHandler:
             self.log.error("response decode error", extra={"fields": {"error": str(e)}})
             return self.pool_error(PoolError(str(e)))
         if not 100 <= reply.status <= 599:
+            self._app_errors.log(logging.ERROR, "status", "invalid status code from worker",
+                                 status=reply.status)
             return text_response(500, f"unknown status code from worker: {reply.status}\n")
         return reply
 

@@ -6,8 +6,6 @@ import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from rr.app import App
 from rr.config import Section
 from rr.errors import ConfigError
@@ -15,9 +13,11 @@ from rr.http import tls
 from rr.http.accesslog import AccessLog
 from rr.http.chain import Handler, Middleware
 from rr.http.entry import Entry
+from rr.http.limits import HttpLimits
 from rr.http.middleware import gzip, headers, proxy_ip, static
 from rr.http.middleware import metrics as metrics_mw
 from rr.http.php import HandlerConfig, PHPHandler
+from rr.http.protocol import Listener
 from rr.http.uploads import UploadsConfig
 from rr.metrics.http import HttpMetrics
 from rr.pool.pool import Pool
@@ -51,12 +51,13 @@ class HttpPlugin:
             debug=cfg.boolean("pool.debug"),
             uploads=UploadsConfig.from_config(cfg, app.config.section("server")),
         )
+        self.limits = HttpLimits.from_config(cfg)
         self.metrics: HttpMetrics | None = None
         self.middleware = self._middleware(cfg)
         self.access = AccessLog(self.log, cfg.boolean("access_logs"))
         self.ssl_context = tls.context(cfg.section("ssl")) if self.tls_enabled else None
         self._pool: Pool = app.make_pool("http", cfg.section("pool"), mode="http")
-        self._servers: list[tuple[web.Server, asyncio.AbstractServer]] = []
+        self._servers: list[tuple[Listener, asyncio.AbstractServer]] = []
         if cfg.boolean("http2.h2c"):
             self.log.warning("http2.h2c is not supported: serving HTTP/1.1 only")
         if cfg.has("fcgi"):
@@ -131,9 +132,8 @@ class HttpPlugin:
 
     async def _listen(self, handler: Handler, host: str | None, port: int,
                       ssl_context: Any) -> None:
-        server = web.Server(handler, handler_cancellation=False, access_log=None,
-                            keepalive_timeout=3600.0, max_line_size=65536,
-                            max_field_size=65536)
+        server = Listener(handler, self.limits, self.log, handler_cancellation=False,
+                          access_log=None, max_line_size=65536, max_field_size=65536)
         loop = asyncio.get_running_loop()
         try:
             srv = await loop.create_server(server, host, port, ssl=ssl_context,
@@ -144,7 +144,9 @@ class HttpPlugin:
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (grace period), then the pool."""
-        grace = self.app.config.duration("endure.grace_period", 30.0) or 30.0
+        loop = asyncio.get_running_loop()
+        deadline = self.app.stop_deadline or loop.time() + self.app.grace_period()
+        grace = max(0.1, deadline - loop.time())
         for _, srv in self._servers:
             srv.close()
         await asyncio.gather(*(server.shutdown(grace) for server, _ in self._servers),

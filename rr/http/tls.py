@@ -57,6 +57,9 @@ def split_address(address: str, key: str) -> tuple[str | None, int]:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"{key}: malformed http server address {address!r}")
+    if int(port) > 65535:
+        # the socket layer would take the port modulo 65536 (87535 -> 21999)
+        raise ConfigError(f"{key}: port out of range (0-65535) in {address!r}")
     host = host.strip("[]")
     return (host or None), int(port)
 

@@ -1,9 +1,12 @@
 """The jobs plugin: pipelines -> one priority queue -> pollers -> the jobs worker pool.
 
 Boot order (spec/jobs.md §1.3): build every pipeline's driver, start consuming the ones
-in ``consume``, start the pool (RR_MODE=jobs), start the pollers. Shutdown drains: stop
-the pollers (running jobs get ``jobs.timeout`` to finish), give jobs that were queued but
-not started back to their drivers, stop the drivers, then the pool.
+in ``consume``, start the pool (RR_MODE=jobs), start the pollers. Shutdown drains: refuse
+new pushes, pause the broker-backed pipelines and keep running the in-process backlog
+(memory jobs would be lost) until it is empty or the grace period nears its end; then
+stop the pollers (running jobs get what is left of ``jobs.timeout`` and the grace
+period), give jobs that were queued but not started back to their drivers, stop the
+drivers, then the pool.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rr.metrics.jobs import JobsMetrics
 from rr.pipeline.driver import Delivery, PipelineState
 from rr.pipeline.job import Job
 from rr.pipeline.queue import PriorityQueue
+from rr.ratelog import RateLimitedLog
 
 if TYPE_CHECKING:
     from rr.app import App
@@ -51,6 +55,9 @@ class JobsPlugin:
         self._states: dict[str, PipelineState] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._started = False
+        self.draining = False
+        self._refusals = RateLimitedLog(self.log)
+        self._check_drivers()
         for name in self.cfg.consume:
             if name not in self.cfg.pipelines:
                 self.log.warning("jobs.consume: pipeline %s is not configured", name)
@@ -108,14 +115,6 @@ class JobsPlugin:
 
         async def init(name: str) -> None:
             pc = self.cfg.pipelines[name]
-            if not pc.driver:
-                self.log.error("jobs: pipeline %s has no driver, skipped", name)
-                return
-            from rr.drivers import DRIVERS
-
-            if pc.driver not in DRIVERS:
-                self.log.error("jobs: pipeline %s: unknown driver %s, skipped", name, pc.driver)
-                return
             async with sem:
                 pipe = build_pipeline(self.app, name, pc.driver, pc.options,
                                       priority=pc.priority, declared=False,
@@ -143,20 +142,32 @@ class JobsPlugin:
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_states())
         self._started = True
 
+    def _check_drivers(self) -> None:
+        """A pipeline rr cannot build is a start error (RoadRunner logs it and runs on
+        without the pipeline, so its pushes fail much later)."""
+        from rr.drivers import DRIVERS
+
+        for name, pc in self.cfg.pipelines.items():
+            if not pc.driver:
+                raise ConfigError(f"jobs.pipelines.{name}.driver: no driver given")
+            if pc.driver not in DRIVERS:
+                raise ConfigError(f"jobs.pipelines.{name}.driver: unknown driver "
+                                  f"{pc.driver!r} (known: {', '.join(sorted(DRIVERS))})")
+
     async def stop(self) -> None:
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = self.app.stop_deadline or loop.time() + self.app.grace_period()
+        # what the drain leaves of the grace period: running jobs, releases and the pool
+        reserve = min(5.0, max(0.5, (deadline - loop.time()) * 0.1))
+        await self._drain(deadline - reserve)
         if self._refresher is not None:
             self._refresher.cancel()
         if self.dispatcher is not None:
-            await self.dispatcher.stop(self.cfg.timeout)
+            await self.dispatcher.stop(max(0.1, min(self.cfg.timeout,
+                                                    deadline - loop.time() - 0.2)))
         # stop pulling, so that released jobs stay in their drivers
-        for pipe in list(self.pipelines.values()):
-            if pipe.consuming and pipe.driver is not None:
-                try:
-                    async with asyncio.timeout(self.cfg.timeout):
-                        await pipe.driver.pause()
-                except Exception as e:  # noqa: BLE001
-                    self.log.debug("jobs: pausing %s at shutdown: %s", pipe.name, e)
-                pipe.consuming = False
+        await self._pause_all(lambda pipe: True)
         # jobs queued but never started go back to their drivers
         for d in reversed(self.queue.drain()):
             try:
@@ -188,6 +199,38 @@ class JobsPlugin:
                 await self._pool.destroy()
             except Exception as e:  # noqa: BLE001
                 self.log.error("jobs: pool destroy failed: %s", e)
+
+    async def _pause_all(self, which: Callable[[Pipeline], bool]) -> None:
+        for pipe in list(self.pipelines.values()):
+            if pipe.consuming and pipe.driver is not None and which(pipe):
+                try:
+                    async with asyncio.timeout(self.cfg.timeout):
+                        await pipe.driver.pause()
+                except Exception as e:  # noqa: BLE001
+                    self.log.debug("jobs: pausing %s at shutdown: %s", pipe.name, e)
+                pipe.consuming = False
+
+    def _backlog(self, before: float) -> int:
+        return sum(p.driver.backlog(before) for p in self.pipelines.values()
+                   if p.consuming and p.driver is not None)
+
+    async def _drain(self, until: float) -> None:
+        """Keep the workers on the in-process backlog until it is empty or ``until``.
+
+        Broker-backed pipelines stop pulling first: what they have not started goes back
+        to the broker anyway, and their jobs must not take workers from memory jobs."""
+        loop = asyncio.get_running_loop()
+        if self.dispatcher is None or self._backlog(until) == 0:
+            return
+        await self._pause_all(lambda pipe: pipe.driver is not None
+                              and pipe.driver.backlog(until) == 0)
+        left = self._backlog(until)
+        self.log.info("jobs: running the backlog before stopping",
+                      extra={"fields": {"jobs": left,
+                                        "seconds": round(max(0.0, until - loop.time()), 1)}})
+        while left and loop.time() < until:
+            await asyncio.sleep(0.05)
+            left = self._backlog(until)
 
     async def _refresh_states(self) -> None:
         """Keeps the pipeline states that the synchronous /ready check reads."""
@@ -225,6 +268,10 @@ class JobsPlugin:
         return pipe
 
     async def push(self, job: Job, source: str = "single") -> None:
+        if self.draining:
+            self._refusals.warning("push", "push refused: rr is stopping",
+                                   pipeline=job.pipeline, id=job.id)
+            raise RRError(f"push to {job.pipeline} refused: rr is stopping")
         pipe = self.get(job.pipeline)
         assert pipe.driver is not None
         if job.priority == 0:

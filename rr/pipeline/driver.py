@@ -213,6 +213,13 @@ class Driver(abc.ABC):
         cannot block. False (the default) means "use ``push``"."""
         return False
 
+    def backlog(self, before: float) -> int:
+        """Jobs that a graceful stop should keep running for (loop time ``before`` is the
+        end of the grace period). 0, the default, fits a broker-backed driver: what it has
+        not started goes back to the broker. An in-process driver counts its jobs here,
+        since stopping would lose them."""
+        return 0
+
     @abc.abstractmethod
     async def run(self) -> None:
         """Start consuming (deliveries go to ``self.sink``). Error if already consuming."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rr.goridge.frame import CODEC_JSON, CODEC_RAW
 from rr.rpc import informer, resetter
 from rr.rpc.registry import RPCError
-from rr.rpc.server import Listen, RPCServer, parse_listen
+from rr.rpc.server import Listen, RPCLimits, RPCServer, parse_listen
 
 if TYPE_CHECKING:
     from rr.app import App
@@ -28,7 +28,8 @@ class RPCPlugin:
     def __init__(self, app: App, listen: Listen) -> None:
         self.app = app
         self.log = app.logger("rpc")
-        self.server = RPCServer(app.rpc, listen, self.log)
+        self.server = RPCServer(app.rpc, listen, self.log,
+                                RPCLimits.from_config(app.config.section("rpc")))
 
     @property
     def address(self) -> str:

@@ -16,6 +16,9 @@ from google.protobuf.message import DecodeError, Message
 from rr.goridge.frame import CODEC_JSON, CODEC_PROTO, CODEC_RAW
 
 Handler = Callable[[bytes, int], Awaitable[bytes]]
+# Python's JSON decoder recurses once per nesting level; a hostile argument nested deeper
+# than the interpreter's limit gets this answer instead of a RecursionError traceback
+NESTED = "invalid JSON argument: nested too deeply"
 M = TypeVar("M", bound=Message)
 
 
@@ -54,6 +57,8 @@ class Registry:
                     value = json.loads(arg)
                 except ValueError as e:
                     raise RPCError(f"invalid JSON argument: {e}") from None
+                except RecursionError:
+                    raise RPCError(NESTED) from None
             result = await fn(value)
             if codec == CODEC_RAW:
                 if isinstance(result, bytes):
@@ -84,6 +89,8 @@ class Registry:
                         json_format.Parse(arg, msg, ignore_unknown_fields=True)
                     except json_format.ParseError as e:
                         raise RPCError(f"invalid JSON argument: {e}") from None
+                    except RecursionError:
+                        raise RPCError(NESTED) from None
             else:
                 raise RPCError(f"codec {codec:#x} is not supported by {method}")
             reply = await fn(msg)

@@ -6,6 +6,11 @@ order because requests of one connection run concurrently (a slow `resetter.Rese
 not hold up a `kv.Get` of the same client), matching is by sequence number.
 A frame the server cannot trust (bad CRC, wrong option count, truncated) closes the
 connection without a reply: the byte stream is desynchronised from then on.
+
+Limits (rr extensions, ``RPCLimits``): a frame whose length claim exceeds
+``rpc.max_frame_size`` gets an error reply and the connection is closed before any of its
+payload is read; a frame begun must be complete within ``rpc.read_timeout``; with
+``rpc.idle_timeout`` a connection that sends no frame for that long is closed.
 """
 
 from __future__ import annotations
@@ -18,14 +23,56 @@ import os
 import socket
 from dataclasses import dataclass
 
+from rr.config import Section
 from rr.errors import ConfigError, RRError
-from rr.goridge.frame import CODEC_GOB, HEADER_SIZE, FrameError, decode_header, decode_options
+from rr.goridge.frame import (
+    CODEC_GOB,
+    CODEC_JSON,
+    HEADER_SIZE,
+    FrameError,
+    decode_header,
+    decode_options,
+)
 from rr.goridge.rpc import encode_reply, request_codec
+from rr.ratelog import RateLimitedLog
 from rr.rpc.registry import Registry, RPCError
 
 INVALID_DSN = "invalid socket DSN (tcp://:6001, unix://file.sock)"
 # Requests of one connection that may run at once; reading pauses beyond that.
 MAX_IN_FLIGHT = 64
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RPCLimits:
+    max_frame_size: int = 64 * MIB
+    #: from a frame's first byte to its last
+    read_timeout: float = 60.0
+    #: between frames; 0 = never. Off by default: a PHP worker keeps its RPC connection
+    #: open between calls and cannot tell that the server closed it until its next call
+    idle_timeout: float = 0.0
+
+    @classmethod
+    def from_config(cls, s: Section) -> RPCLimits:
+        d = cls()
+        size = s.integer("max_frame_size", d.max_frame_size // MIB)
+        read = s.duration("read_timeout", d.read_timeout)
+        idle = s.duration("idle_timeout", d.idle_timeout)
+        if size <= 0:
+            raise ConfigError(f"rpc.max_frame_size: expected a positive number of MB, "
+                              f"got {s.raw('max_frame_size')!r}")
+        if read <= 0:
+            raise ConfigError(f"rpc.read_timeout: expected a positive duration like 30s, "
+                              f"got {s.raw('read_timeout')!r}")
+        return cls(max_frame_size=size * MIB, read_timeout=read, idle_timeout=idle)
+
+
+class _Refused(Exception):
+    """A frame that gets an error reply, then the connection closes."""
+
+    def __init__(self, seq: int, text: str) -> None:
+        super().__init__(text)
+        self.seq = seq
 
 # Per connection, seen by its request handlers (tasks copy the context they start in):
 # done once the client has closed its side. A handler that may wait long (lock.Lock) stops
@@ -88,10 +135,13 @@ def method_error(method: str, registry: Registry) -> str | None:
 
 class RPCServer:
     def __init__(self, registry: Registry, listen: Listen,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None,
+                 limits: RPCLimits | None = None) -> None:
         self.registry = registry
         self.listen = listen
         self.log = logger or logging.getLogger("rpc")
+        self.limits = limits or RPCLimits()
+        self._refusals = RateLimitedLog(self.log)
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -160,6 +210,12 @@ class RPCServer:
                 # the client half-closed: answer what it already asked (handlers that
                 # would wait for long see peer_closed() and answer at once)
                 await asyncio.gather(*in_flight, return_exceptions=True)
+        except _Refused as e:
+            self._refusals.warning("frame", "rpc: frame refused, closing the connection",
+                                   error=str(e))
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(encode_reply(e.seq, b"", str(e).encode(), CODEC_JSON, error=True))
+                await asyncio.wait_for(writer.drain(), 5)
         except asyncio.CancelledError:
             for t in in_flight:
                 t.cancel()
@@ -177,10 +233,23 @@ class RPCServer:
     async def _read_request(self, reader: asyncio.StreamReader
                             ) -> tuple[int, int, bytes, bytes] | None:
         """(flags, seq, method, argument) of the next frame; None = close the connection."""
+        limits = self.limits
+        first = b""
         try:
-            head = await reader.readexactly(HEADER_SIZE)
+            async with asyncio.timeout(limits.idle_timeout or None):
+                first = await reader.readexactly(1)
+            async with asyncio.timeout(limits.read_timeout):
+                return await self._read_frame(reader, first)
         except (asyncio.IncompleteReadError, ConnectionError):
             return None
+        except TimeoutError:
+            self.log.debug("rpc: closing the connection", extra={"fields": {
+                "error": "idle" if not first else "frame not complete in time"}})
+            return None
+
+    async def _read_frame(self, reader: asyncio.StreamReader, first: bytes
+                          ) -> tuple[int, int, bytes, bytes] | None:
+        head = first + await reader.readexactly(HEADER_SIZE - 1)
         try:
             h = decode_header(head)
         except FrameError as e:
@@ -190,12 +259,11 @@ class RPCServer:
             self.log.debug("rpc: closing the connection",
                            extra={"fields": {"error": f"expected 2 options, got {h.hl - 3}"}})
             return None
-        try:
-            raw_options = await reader.readexactly(h.options_size)
-            payload = await reader.readexactly(h.length)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-        seq, name_len = decode_options(raw_options, 2)
+        seq, name_len = decode_options(await reader.readexactly(h.options_size), 2)
+        if h.length > self.limits.max_frame_size:
+            raise _Refused(seq, f"rpc: frame of {h.length} bytes exceeds rpc.max_frame_size "
+                                f"({self.limits.max_frame_size} bytes)")
+        payload = await reader.readexactly(h.length)
         if name_len > len(payload):
             self.log.debug("rpc: closing the connection", extra={"fields": {
                 "error": f"method name length {name_len} exceeds the payload ({len(payload)})"}})
@@ -237,4 +305,4 @@ class RPCServer:
         return await handler(arg, codec)
 
 
-__all__ = ["INVALID_DSN", "Listen", "RPCServer", "method_error", "parse_listen"]
+__all__ = ["INVALID_DSN", "Listen", "RPCLimits", "RPCServer", "method_error", "parse_listen"]

@@ -191,3 +191,40 @@ def test_third_party_debug_is_quiet(capsys: pytest.CaptureFixture[str]) -> None:
     logging.getLogger("aiokafka.conn").debug("noise")
     logging.getLogger("asyncio").warning("real problem")
     assert capsys.readouterr().err == "real problem\n"
+
+
+def test_library_tracebacks_become_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure(None)
+    try:
+        raise ConnectionError("peer went away")
+    except ConnectionError:
+        logging.getLogger("aiohttp.server").warning("lost %s", "x", exc_info=True)
+        logging.getLogger("rr.mine").error("own failure", exc_info=True)
+    err = capsys.readouterr().err
+    assert "lost x: peer went away" in err
+    # rr's own records keep their traceback (a bug of ours wants the stack)
+    assert err.count("Traceback") == 1 and "own failure" in err
+
+
+def test_drivers_report_broker_client_events(capsys: pytest.CaptureFixture[str]) -> None:
+    configure(None)
+    logging.getLogger("aiormq.connection").error("error when creating transport")
+    assert "creating transport" not in capsys.readouterr().err
+    configure({"channels": {"aiormq": {"level": "error"}}})
+    logging.getLogger("aiormq.connection").error("error when creating transport")
+    assert "creating transport" in capsys.readouterr().err
+
+
+def test_describe_always_says_something() -> None:
+    from rr.errors import describe
+
+    assert describe(OSError(111, "Connection refused")) == "[Errno 111] Connection refused"
+    assert describe(TimeoutError()) == "TimeoutError"
+    try:
+        try:
+            raise ConnectionResetError("reset by peer")
+        except ConnectionResetError as e:
+            raise RuntimeError() from e
+    except RuntimeError as outer:
+        assert describe(outer) == "RuntimeError: reset by peer"
+    assert describe(ValueError("a\nb")) == "a" and describe(None) == "no reason given"

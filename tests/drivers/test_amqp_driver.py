@@ -134,8 +134,11 @@ def test_foreign_headers_are_stringified_and_rr_keys_stripped() -> None:
 
 def test_options_validation_and_declare_strings() -> None:
     def opts(declared: bool = False, **o: Any) -> PipelineOptions:
-        return PipelineOptions("p", "amqp", o, declared=declared)
+        return PipelineOptions("p", "amqp", o, declared=declared, global_section=Section(
+            {"addr": "amqp://guest:guest@127.0.0.1:5672/"}, "amqp"))
 
+    with pytest.raises(ConfigError, match="^jobs.pipelines.p: no global amqp configuration"):
+        AMQPDriver(PipelineOptions("p", "amqp", {"queue": "q"}), Collector())
     with pytest.raises(ConfigError, match="invalid exchange type"):
         AMQPDriver(opts(exchange_type="bogus"), Collector())
     d = AMQPDriver(opts(True, exchange_type="topics", queue_headers="[]", prefetch="100",

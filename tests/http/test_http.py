@@ -119,6 +119,7 @@ def test_response_headers_cookies_status(serve: ServeFn) -> None:
     status, headers, body = srv.request("GET", "/status?code=999")
     assert (status, body) == (500, b"unknown status code from worker: 999\n")
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    srv.rr.wait_output('"msg":"invalid status code from worker","status":999')
 
 
 def test_request_too_large(serve: ServeFn) -> None:

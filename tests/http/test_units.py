@@ -92,3 +92,15 @@ def test_forwarding_header_order() -> None:
 def test_gzip_rules() -> None:
     assert accepts_gzip("deflate, gzip;q=0.5") and not accepts_gzip("gzip;q=0, br")
     assert compressible("text/html; charset=utf-8") and not compressible("image/png")
+
+
+def test_valid_host() -> None:
+    from rr.http.host import valid_host
+
+    for host in ("example.com", "h:80", "h:", "[::1]", "[::1]:443", "[fe80::1%25en0]",
+                 "1.2.3.4:5", "a" * 255, "", "xn--bcher-kva.example"):
+        assert valid_host(host), host
+    for host in ("h/admin#", "h/x", "a b", "h#", "u@h", "h?", "[::1", "[::1]x", "[::1]:p",
+                 "[g::1]", "::1", "h:1:2", "h]", "a]b[", "[1.2.3.4]", "a" * 256, "bü",
+                 "h\t", "h\x00"):
+        assert not valid_host(host), host

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 from pathlib import Path
@@ -138,6 +137,7 @@ def test_kill9_worker_mid_job(tmp_path: Path) -> None:
 
 
 def test_sigterm_with_jobs_in_flight(tmp_path: Path) -> None:
+    """The backlog (3 s of work) fits the 30 s grace period: every job runs once."""
     cfg = MEMORY + "timeout: 20\n"
     with JobsServer(tmp_path, cfg, workers=2) as s:
         ids = {s.push("p", "sleep:300") for _ in range(20)}
@@ -145,10 +145,6 @@ def test_sigterm_with_jobs_in_flight(tmp_path: Path) -> None:
         s.rr.signal(signal.SIGTERM)
         assert s.rr.wait(60) == 0
         out = s.rr.output
-        lost = set(re.findall(r"job lost \(memory pipeline stopped\): pipeline=p id=(\S+?)"
-                              r"[\s\"]", out))
-        handled = set(s.counts())
-        # every job was either handled to completion before exit or reported as lost
-        assert handled and lost, out
-        assert handled | lost == ids and not handled & lost
+        assert "jobs lost" not in out, out
+        assert set(s.counts()) == ids
         assert all(n == 1 for n in s.counts().values())
