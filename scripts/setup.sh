@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything rr and its tests need on a Debian 12 machine. Idempotent.
-#   apt:    php-cli (workers); python3-venv when `python3 -m venv` cannot make a venv
+#   apt:    php-cli (workers); chromium and fonts-liberation (the dashboard's browser
+#           tests: Playwright drives this system build, no browser is downloaded);
+#           python3-venv when `python3 -m venv` cannot make a venv
 #   .venv/: a virtual environment in the checkout with rr (editable) and the test
 #           extras (pytest, moto, the Tansu broker, ...). Nothing goes into the system
 #           Python (Debian's is "externally managed", PEP 668).
@@ -30,6 +32,8 @@ apt_install() {
 
 need_apt=()
 command -v php >/dev/null || need_apt+=(php-cli)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
 if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then
   command -v php-fpm8.2 >/dev/null || need_apt+=(php-fpm)
   command -v nginx >/dev/null || need_apt+=(nginx)

@@ -19,7 +19,8 @@ from rr.commands.common import client_command, subparser
 from rr.goridge.rpc import RPCClient
 
 USAGE = ("usage: rr jobs push <pipeline> <payload> | list | stat | "
-         "pause|resume|destroy <p1,p2> | dlq list|replay <pipeline> [--to <pipeline>]")
+         "pause|resume|destroy <p1,p2> | dlq list|replay <pipeline> [--to <pipeline>] "
+         "[--id <job id>]")
 
 EXAMPLES = """\
 examples:
@@ -67,6 +68,8 @@ def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) ->
     d.add_argument("dlq_pipeline", metavar="pipeline", help="the dead-letter pipeline")
     d.add_argument("--to", dest="replay_to", default="", metavar="PIPELINE",
                    help="replay: target pipeline (default: where each job came from)")
+    d.add_argument("--id", dest="replay_id", default="", metavar="JOB_ID",
+                   help="replay: only the job with this id (default: all of them)")
 
 
 def _push_parser(actions: argparse._SubParsersAction, glob: argparse.ArgumentParser) -> None:
@@ -216,7 +219,8 @@ def dlq(c: Any, args: argparse.Namespace) -> int:
                     [[i["id"], i["job"], i["from"], i["attempts"], i["reason"][:60]]
                      for i in items]))
         return 0
-    result = c.call("jobs.dlq_replay", {"pipeline": pipeline, "to": args.replay_to})
+    result = c.call("jobs.dlq_replay", {"pipeline": pipeline, "to": args.replay_to,
+                                         "id": args.replay_id})
     if not args.silent:
         print(f"replayed {result['replayed']} job(s) from {pipeline}")
     for f in result.get("failed", []):

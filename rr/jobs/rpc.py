@@ -139,9 +139,17 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
     async def dlq_replay(arg: Any) -> dict[str, Any]:
         pipe = browsable(arg)
         target = arg.get("to", "") if isinstance(arg, dict) else ""
+        only = arg.get("id", "") if isinstance(arg, dict) else ""
         replayed = 0
         failed: list[str] = []
         taken = pipe.driver.take_all()
+        if only:  # one job: the others go straight back, in their order
+            for j in taken:
+                if j.id != only:
+                    await pipe.driver.push(j)
+            taken = [j for j in taken if j.id == only]
+            if not taken:
+                failed.append(f"{only}: not in the dead-letter queue of {pipe.name}")
         for i, j in enumerate(taken):
             dest = target or (j.headers.get(DEAD_LETTER_FROM) or [""])[0]
             headers = {k: v for k, v in j.headers.items()
