@@ -34,6 +34,7 @@ ENTRIES: tuple[PluginEntry, ...] = (
                 after=("rpc", "metrics")),
     PluginEntry("cron", "rr.jobs.cron", ("cron",), after=("jobs",)),
     PluginEntry("http", "rr.http.plugin", ("http",), after=("rpc", "metrics")),
+    PluginEntry("temporal", "rr.temporal.plugin", ("temporal",), after=("rpc", "metrics")),
     # status answers /ready for every plugin, so it starts once they all have
     PluginEntry("status", "rr.status.plugin", ("status",), after=("*",)),
 )

@@ -1,0 +1,170 @@
+<?php
+
+/**
+ * Workflows and activities for tests/temporal: one script is both the workflow worker
+ * and the activity workers, as with temporal/sdk. TEMPORAL_FIXTURE_VERSION switches
+ * the "Versioned" workflow between its old and new code.
+ */
+
+declare(strict_types=1);
+
+require __DIR__ . '/../../php/autoload.php';
+
+use RR\Temporal\Activity;
+use RR\Temporal\ActivityFailure;
+use RR\Temporal\ApplicationFailure;
+use RR\Temporal\Worker;
+use RR\Temporal\WorkflowContext;
+
+$w = new Worker(getenv('TEMPORAL_TASK_QUEUE') ?: 'default');
+
+$w->registerActivity('Greeter.hello', fn (string $name) => "Hello $name");
+$w->registerActivity('Greeter.pid', fn () => getmypid());
+
+// fails until the attempt named in its argument, then succeeds
+$w->registerActivity('Flaky.run', function (int $succeedOn) {
+    $attempt = Activity::getInfo()['Attempt'];
+    if ($attempt < $succeedOn) {
+        throw new \RuntimeException("attempt $attempt failed");
+    }
+    return "ok after $attempt";
+});
+
+$w->registerActivity('Failing.always', function () {
+    throw new ApplicationFailure('bad input', 'BadInput', true);
+});
+
+// heartbeats until cancelled; writes a marker file when PHP saw the cancellation
+$w->registerActivity('Slow.heartbeat', function (string $marker) {
+    for ($i = 0; $i < 600; $i++) {
+        try {
+            Activity::heartbeat($i);
+        } catch (\RR\Temporal\ActivityCanceledException $e) {
+            file_put_contents($marker, 'cancelled');
+            throw $e;
+        }
+        usleep(100_000);
+    }
+    return 'not cancelled';
+});
+
+// never heartbeats: for the heartbeat timeout
+$w->registerActivity('Slow.silent', function () {
+    sleep(30);
+    return 'late';
+});
+
+$w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
+    $greeting = yield $ctx->executeActivity('Greeter.hello', [$name],
+        ['StartToCloseTimeout' => 10_000_000_000]);
+    yield $ctx->timer(1);
+    return $greeting;
+});
+
+$w->registerWorkflow('Retrying', function (WorkflowContext $ctx, int $succeedOn) {
+    return yield $ctx->executeActivity('Flaky.run', [$succeedOn], [
+        'StartToCloseTimeout' => 10_000_000_000,
+        'RetryPolicy' => ['initial_interval' => ['seconds' => 0, 'nanos' => 100_000_000],
+                          'backoff_coefficient' => 1.0, 'maximum_attempts' => 5],
+    ]);
+});
+
+$w->registerWorkflow('NonRetryable', function (WorkflowContext $ctx) {
+    try {
+        yield $ctx->executeActivity('Failing.always', [], ['StartToCloseTimeout' => 10_000_000_000]);
+    } catch (ActivityFailure $e) {
+        $cause = $e->getPrevious();
+        return get_class($e) . ': ' . $cause->type . ': ' . $cause->getMessage();
+    }
+    return 'no failure';
+});
+
+$w->registerWorkflow('HeartbeatTimeout', function (WorkflowContext $ctx) {
+    try {
+        yield $ctx->executeActivity('Slow.silent', [], ['StartToCloseTimeout' => 60_000_000_000,
+            'HeartbeatTimeout' => 1_000_000_000, 'RetryPolicy' => ['maximum_attempts' => 1]]);
+    } catch (ActivityFailure $e) {
+        return 'timeout: ' . get_class($e->getPrevious());
+    }
+    return 'no timeout';
+});
+
+$w->registerWorkflow('CancelActivity', function (WorkflowContext $ctx, string $marker) {
+    try {
+        yield $ctx->executeActivity('Slow.heartbeat', [$marker], ['StartToCloseTimeout' => 60_000_000_000,
+            'HeartbeatTimeout' => 5_000_000_000, 'WaitForCancellation' => true,
+            'RetryPolicy' => ['maximum_attempts' => 1]]);
+    } catch (\RR\Temporal\CanceledFailure $e) {
+        return 'cancelled';
+    }
+    return 'finished';
+});
+
+$w->registerWorkflow('Signals', function (WorkflowContext $ctx) {
+    $items = [];
+    $done = false;
+    $ctx->registerSignal('add', function (string $item) use (&$items) { $items[] = $item; });
+    $ctx->registerSignal('done', function () use (&$done) { $done = true; });
+    $ctx->registerQuery('items', fn () => $items);
+    $ctx->registerUpdate('addMany', function (array $more) use (&$items) {
+        array_push($items, ...$more);
+        return count($items);
+    }, function (array $more) {
+        if ($more === []) {
+            throw new ApplicationFailure('nothing to add', 'Empty');
+        }
+    });
+    yield $ctx->await(fn () => $done);
+    return $items;
+});
+
+$w->registerWorkflow('Parent', function (WorkflowContext $ctx, string $name) {
+    $child = yield $ctx->executeChildWorkflow('Greeting', [$name], ['TaskQueueName' => $ctx->info['TaskQueueName']]);
+    return "child said: $child";
+});
+
+$w->registerWorkflow('Looping', function (WorkflowContext $ctx, int $n, int $total) {
+    if ($n >= 3) {
+        return "done after $n runs, total $total";
+    }
+    $pid = yield $ctx->executeActivity('Greeter.pid', [], ['StartToCloseTimeout' => 10_000_000_000]);
+    yield $ctx->continueAsNew('Looping', [$n + 1, $total + $n]);
+});
+
+$w->registerWorkflow('Versioned', function (WorkflowContext $ctx) {
+    $steps = [];
+    if (getenv('TEMPORAL_FIXTURE_VERSION') === '2') {
+        $v = yield $ctx->getVersion('new-step', -1, 1);
+        $steps[] = "version $v";
+        if ($v === 1) {
+            $steps[] = yield $ctx->executeActivity('Greeter.hello', ['v1'], ['StartToCloseTimeout' => 10_000_000_000]);
+        }
+    }
+    $ctx->registerSignal('go', function () use (&$go) { $go = true; });
+    $go = false;
+    yield $ctx->await(fn () => $go);
+    $steps[] = yield $ctx->executeActivity('Greeter.hello', ['end'], ['StartToCloseTimeout' => 10_000_000_000]);
+    return $steps;
+});
+
+$w->registerWorkflow('SideEffects', function (WorkflowContext $ctx) {
+    $value = yield $ctx->sideEffect(fn () => random_int(1, PHP_INT_MAX));
+    $ctx->registerSignal('go', function () use (&$go) { $go = true; });
+    $go = false;
+    yield $ctx->await(fn () => $go);
+    $again = yield $ctx->sideEffect(fn () => random_int(1, PHP_INT_MAX));
+    return [$value, $again, $ctx->isReplaying()];
+});
+
+$w->registerWorkflow('Sleeper', function (WorkflowContext $ctx, int $seconds) {
+    $a = yield $ctx->executeActivity('Greeter.hello', ['before'], ['StartToCloseTimeout' => 10_000_000_000]);
+    yield $ctx->timer($seconds);
+    $b = yield $ctx->executeActivity('Greeter.hello', ['after'], ['StartToCloseTimeout' => 10_000_000_000]);
+    return [$a, $b];
+});
+
+$w->registerWorkflow('Fails', function (WorkflowContext $ctx) {
+    throw new ApplicationFailure('workflow gave up', 'GaveUp', true);
+});
+
+$w->run();
