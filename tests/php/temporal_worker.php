@@ -105,7 +105,7 @@ $w->registerWorkflow('Signals', function (WorkflowContext $ctx) {
     $done = false;
     $ctx->registerSignal('add', function (string $item) use (&$items) { $items[] = $item; });
     $ctx->registerSignal('done', function () use (&$done) { $done = true; });
-    $ctx->registerQuery('items', fn () => $items);
+    $ctx->registerQuery('items', function () use (&$items) { return $items; });
     $ctx->registerUpdate('addMany', function (array $more) use (&$items) {
         array_push($items, ...$more);
         return count($items);
@@ -114,7 +114,7 @@ $w->registerWorkflow('Signals', function (WorkflowContext $ctx) {
             throw new ApplicationFailure('nothing to add', 'Empty');
         }
     });
-    yield $ctx->await(fn () => $done);
+    yield $ctx->await(function () use (&$done) { return $done; });
     return $items;
 });
 
@@ -142,7 +142,7 @@ $w->registerWorkflow('Versioned', function (WorkflowContext $ctx) {
     }
     $ctx->registerSignal('go', function () use (&$go) { $go = true; });
     $go = false;
-    yield $ctx->await(fn () => $go);
+    yield $ctx->await(function () use (&$go) { return $go; });
     $steps[] = yield $ctx->executeActivity('Greeter.hello', ['end'], ['StartToCloseTimeout' => 10_000_000_000]);
     return $steps;
 });
@@ -151,7 +151,7 @@ $w->registerWorkflow('SideEffects', function (WorkflowContext $ctx) {
     $value = yield $ctx->sideEffect(fn () => random_int(1, PHP_INT_MAX));
     $ctx->registerSignal('go', function () use (&$go) { $go = true; });
     $go = false;
-    yield $ctx->await(fn () => $go);
+    yield $ctx->await(function () use (&$go) { return $go; });
     $again = yield $ctx->sideEffect(fn () => random_int(1, PHP_INT_MAX));
     return [$value, $again, $ctx->isReplaying()];
 });

@@ -19,3 +19,89 @@ def test_activity_and_timer(temporal_address: str, task_queue: str, tmp_path: Pa
         wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
         result = asyncio.run(run_workflow(temporal_address, "Greeting", ["World"], task_queue))
         assert result == "Hello World"
+
+
+@pytest.fixture
+def served(temporal_address: str, task_queue: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    t = TemporalRR(temporal_address, task_queue, tmp_path)
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        yield t
+
+
+def run(address: str, t: TemporalRR, workflow: str, *args: object) -> object:
+    return asyncio.run(run_workflow(address, workflow, list(args), t.task_queue))
+
+
+def test_retries_follow_the_retry_policy(temporal_address: str, served: TemporalRR) -> None:
+    assert run(temporal_address, served, "Retrying", 3) == "ok after 3"
+
+
+def test_non_retryable_activity_failure_reaches_php(temporal_address: str,
+                                                    served: TemporalRR) -> None:
+    assert run(temporal_address, served, "NonRetryable") == \
+        "RR\\Temporal\\ActivityFailure: BadInput: bad input"
+
+
+def test_workflow_failure_in_temporal_format(temporal_address: str, served: TemporalRR) -> None:
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
+
+    with pytest.raises(WorkflowFailureError) as ei:
+        run(temporal_address, served, "Fails")
+    cause = ei.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "GaveUp" and cause.message == "workflow gave up"
+    assert cause.non_retryable
+    assert "#0" in (cause.failure.stack_trace if cause.failure else "")  # PHP's trace
+
+
+def test_child_workflow(temporal_address: str, served: TemporalRR) -> None:
+    assert run(temporal_address, served, "Parent", "Kid") == "child said: Hello Kid"
+
+
+def test_continue_as_new(temporal_address: str, served: TemporalRR) -> None:
+    assert run(temporal_address, served, "Looping", 0, 0) == "done after 3 runs, total 3"
+
+
+def test_signals_query_and_update(temporal_address: str, served: TemporalRR) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async def scenario() -> object:
+        from tests.temporal.harness import client
+
+        c = await client(temporal_address)
+        h = await c.start_workflow("Signals", id=f"sig-{served.task_queue}",
+                                   task_queue=served.task_queue)
+        await h.signal("add", "a")
+        await h.signal("add", "b")
+        assert await h.query("items") == ["a", "b"]
+        assert await h.execute_update("addMany", ["c", "d"]) == 4
+        with pytest.raises(WorkflowUpdateFailedError):
+            await h.execute_update("addMany", [])  # rejected by the validator
+        assert await h.query("items") == ["a", "b", "c", "d"]
+        await h.signal("done")
+        return await asyncio.wait_for(h.result(), 60)
+
+    assert asyncio.run(scenario()) == ["a", "b", "c", "d"]
+
+
+def test_side_effect_is_stable_on_replay(temporal_address: str, task_queue: str,
+                                         tmp_path: Path) -> None:
+    """With no sticky cache every task replays the history: the recorded value wins."""
+    t = TemporalRR(temporal_address, task_queue, tmp_path, extra="  cache_size: 1\n")
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+
+        async def scenario() -> object:
+            from tests.temporal.harness import client
+
+            c = await client(temporal_address)
+            h = await c.start_workflow("SideEffects", id=f"se-{task_queue}",
+                                       task_queue=task_queue)
+            await asyncio.sleep(1)
+            await h.signal("go")
+            return await asyncio.wait_for(h.result(), 60)
+
+        first, second, _ = asyncio.run(scenario())  # type: ignore[misc]
+        assert isinstance(first, int) and isinstance(second, int) and first != second
