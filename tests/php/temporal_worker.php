@@ -149,6 +149,7 @@ $w->registerWorkflow('Versioned', function (WorkflowContext $ctx) {
 
 $w->registerWorkflow('SideEffects', function (WorkflowContext $ctx) {
     $value = yield $ctx->sideEffect(fn () => random_int(1, PHP_INT_MAX));
+    $ctx->registerQuery('first', function () use (&$value) { return $value; });
     $ctx->registerSignal('go', function () use (&$go) { $go = true; });
     $go = false;
     yield $ctx->await(function () use (&$go) { return $go; });

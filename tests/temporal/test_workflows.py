@@ -86,22 +86,3 @@ def test_signals_query_and_update(temporal_address: str, served: TemporalRR) -> 
     assert asyncio.run(scenario()) == ["a", "b", "c", "d"]
 
 
-def test_side_effect_is_stable_on_replay(temporal_address: str, task_queue: str,
-                                         tmp_path: Path) -> None:
-    """With no sticky cache every task replays the history: the recorded value wins."""
-    t = TemporalRR(temporal_address, task_queue, tmp_path, extra="  cache_size: 1\n")
-    with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
-
-        async def scenario() -> object:
-            from tests.temporal.harness import client
-
-            c = await client(temporal_address)
-            h = await c.start_workflow("SideEffects", id=f"se-{task_queue}",
-                                       task_queue=task_queue)
-            await asyncio.sleep(1)
-            await h.signal("go")
-            return await asyncio.wait_for(h.result(), 60)
-
-        first, second, _ = asyncio.run(scenario())  # type: ignore[misc]
-        assert isinstance(first, int) and isinstance(second, int) and first != second
