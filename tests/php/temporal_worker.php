@@ -50,7 +50,7 @@ $w->registerActivity('Slow.heartbeat', function (string $marker) {
 
 // never heartbeats: for the heartbeat timeout
 $w->registerActivity('Slow.silent', function () {
-    sleep(30);
+    sleep(6);
     return 'late';
 });
 

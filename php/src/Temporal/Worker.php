@@ -279,6 +279,11 @@ final class Worker
         } while ($woke);
     }
 
+    /**
+     * Cancellation of the workflow: a pending request is cancelled on the server and the
+     * coroutine gets its (cancelled) result; a coroutine waiting on a condition gets a
+     * CanceledFailure at once.
+     */
     private function cancel(Process $proc): void
     {
         if ($proc->done || $proc->generator === null) {
@@ -286,7 +291,7 @@ final class Worker
         }
         if ($proc->waiting !== null) {
             $this->commands[] = $this->message('Cancel', ['ids' => [$proc->waiting]]);
-            $proc->waiting = null;
+            return;
         }
         $proc->condition = null;
         $gen = $proc->generator;
