@@ -52,25 +52,29 @@ class TemporalConfig:
             cfg.tls = _tls(s.section("tls"))
         if s.has("metrics"):
             cfg.metrics = _metrics(s.section("metrics"))
-        if s.has("interceptors"):
-            names = s.string_list("interceptors")
-            seen: set[str] = set()
-            for n in names:
-                if not n:
-                    raise ConfigError("temporal.interceptors: interceptor name must not be empty")
-                if n in seen:
-                    raise ConfigError(f'temporal.interceptors: duplicate interceptor name "{n}"')
-                seen.add(n)
-                # Go interceptors are plugins compiled into the RR binary; rr has none
-                raise ConfigError(f'temporal.interceptors: interceptor "{n}" is not registered')
-        if s.has("data_converters"):
-            for n in s.string_list("data_converters"):
-                if not n:
-                    raise ConfigError("temporal.data_converters: data converter encoding "
-                                      "must not be empty")
-                raise ConfigError(f'temporal.data_converters: data converter with encoding '
-                                  f'"{n}" is not registered')
+        # Go interceptors and converters are plugins compiled into the RR binary: rr has
+        # none, so any name is "not registered" once the list is otherwise valid
+        _names(s, "interceptors", "interceptor name must not be empty",
+               'duplicate interceptor name "{}"', 'interceptor "{}" is not registered')
+        _names(s, "data_converters", "data converter encoding must not be empty",
+               'duplicate data converter encoding "{}"',
+               'data converter with encoding "{}" is not registered')
         return cfg
+
+
+def _names(s: Section, key: str, empty: str, duplicate: str, unknown: str) -> None:
+    if not s.has(key):
+        return
+    names = s.string_list(key)
+    seen: set[str] = set()
+    for n in names:
+        if not n:
+            raise ConfigError(f"temporal.{key}: {empty}")
+        if n in seen:
+            raise ConfigError(f"temporal.{key}: " + duplicate.format(n))
+        seen.add(n)
+    if names:
+        raise ConfigError(f"temporal.{key}: " + unknown.format(names[0]))
 
 
 def _tls(s: Section) -> TLSConfig:
