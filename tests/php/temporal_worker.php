@@ -61,6 +61,11 @@ $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     return $greeting;
 });
 
+// the benchmark's workflow: exactly one activity
+$w->registerWorkflow('Greeting1', function (WorkflowContext $ctx, string $name) {
+    return yield $ctx->executeActivity('Greeter.hello', [$name], ['StartToCloseTimeout' => 10_000_000_000]);
+});
+
 $w->registerWorkflow('Retrying', function (WorkflowContext $ctx, int $succeedOn) {
     return yield $ctx->executeActivity('Flaky.run', [$succeedOn], [
         'StartToCloseTimeout' => 10_000_000_000,
