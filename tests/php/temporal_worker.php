@@ -54,6 +54,13 @@ $w->registerActivity('Slow.silent', function () {
     return 'late';
 });
 
+// completed later by task token, by whoever reads the token file
+$w->registerActivity('Async.later', function (string $tokenFile) {
+    file_put_contents($tokenFile, Activity::getInfo()['TaskToken']);
+    Activity::doNotCompleteOnReturn();
+    return null;
+});
+
 $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     $greeting = yield $ctx->executeActivity('Greeter.hello', [$name],
         ['StartToCloseTimeout' => 10_000_000_000]);
@@ -167,6 +174,29 @@ $w->registerWorkflow('Sleeper', function (WorkflowContext $ctx, int $seconds) {
     yield $ctx->timer($seconds);
     $b = yield $ctx->executeActivity('Greeter.hello', ['after'], ['StartToCloseTimeout' => 10_000_000_000]);
     return [$a, $b];
+});
+
+$w->registerWorkflow('LocalGreeting', function (WorkflowContext $ctx, string $name) {
+    return yield $ctx->executeLocalActivity('Greeter.hello', [$name], ['StartToCloseTimeout' => 5_000_000_000]);
+});
+
+$w->registerWorkflow('CancelTimer', function (WorkflowContext $ctx) {
+    try {
+        yield $ctx->timer(300);
+    } catch (\RR\Temporal\CanceledFailure $e) {
+        return 'timer cancelled: ' . $e->getMessage();
+    }
+    return 'timer fired';
+});
+
+$w->registerWorkflow('Memo', function (WorkflowContext $ctx) {
+    $ctx->upsertMemo(['colour' => 'blue', 'size' => 3]);
+    yield $ctx->timer(0.1);
+    return 'memo set';
+});
+
+$w->registerWorkflow('AsyncActivity', function (WorkflowContext $ctx, string $tokenFile) {
+    return yield $ctx->executeActivity('Async.later', [$tokenFile], ['StartToCloseTimeout' => 60_000_000_000]);
 });
 
 $w->registerWorkflow('Fails', function (WorkflowContext $ctx) {
