@@ -61,9 +61,13 @@ class TemporalPlugin:
         self.workers: list[TaskQueueWorker] = []
         self._bg: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        from rr.temporal.metrics import QueueSizeCollector
         from rr.temporal.rpc import register
 
         register(app.rpc, self)
+        app.metrics.register(QueueSizeCollector(
+            lambda: self.activity_pool.queue_size if self.activity_pool else 0,
+            lambda: self.ww_pool.queue_size if self.ww_pool else 0))
 
     # -- pools -----------------------------------------------------------------------------
     def _make_pools(self) -> tuple[Pool, Pool]:

@@ -14,7 +14,7 @@ WORKER = PHP_FIXTURES / "temporal_worker.php"
 
 
 def rr_config(address: str, status_port: int, rpc_port: int, *, workers: int = 2,
-              extra: str = "") -> str:
+              extra: str = "", metrics_port: int = 0) -> str:
     return f"""
 version: "3"
 rpc:
@@ -25,6 +25,8 @@ logs:
   level: debug
 status:
   address: 127.0.0.1:{status_port}
+metrics:
+  address: 127.0.0.1:{metrics_port}
 temporal:
   address: {address}
   namespace: default
@@ -39,9 +41,11 @@ class TemporalRR:
                  extra: str = "", env: dict[str, str] | None = None) -> None:
         self.status_port = free_port()
         self.rpc_port = free_port()
+        self.metrics_port = free_port()
         self.task_queue = task_queue
         self.rr = RRProcess(rr_config(address, self.status_port, self.rpc_port,
-                                      workers=workers, extra=extra), workdir,
+                                      workers=workers, extra=extra,
+                                      metrics_port=self.metrics_port), workdir,
                             env={"TEMPORAL_TASK_QUEUE": task_queue, **(env or {})})
 
     def ready(self) -> int:
@@ -56,6 +60,14 @@ class TemporalRR:
             return int(e.code)
         except OSError:
             return 0
+
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            return str(r.read().decode())
 
 
 async def client(address: str) -> Any:

@@ -73,3 +73,14 @@ def test_sigterm_lets_a_running_activity_finish(temporal_address: str, task_queu
     assert any(e.HasField("activity_task_started_event_attributes") for e in events)
     assert any(e.HasField("activity_task_completed_event_attributes")
                or e.HasField("activity_task_timed_out_event_attributes") for e in events)
+
+
+def test_metrics(temporal_address: str, task_queue: str, tmp_path: Path) -> None:
+    t = TemporalRR(temporal_address, task_queue, tmp_path, workers=2)
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        text = t.metrics()
+        assert "rr_temporal_total_workers 3.0" in text  # the workflow worker + 2
+        assert "rr_temporal_workers_ready" in text
+        assert "rr_activities_pool_queue_size 0.0" in text
+        assert "rr_workflows_pool_queue_size 0.0" in text
