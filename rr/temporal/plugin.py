@@ -120,7 +120,8 @@ class TemporalPlugin:
             tq = cfg.task_queue
             opts = entry.get("Options") or {}
             wf = Workflows(bw, self.ww, tq, self.cfg.namespace, set(workflow_names(entry)),
-                           self.log, disable_eager=bool(opts.get("DisableEagerActivities")))
+                           self.log, disable_eager=bool(opts.get("DisableEagerActivities")),
+                           panic_fails_workflow=opts.get("WorkflowPanicPolicy") == 1)
             ac = Activities(bw, self.activity_pool, tq, self.cfg.namespace, self.log)
             loop = asyncio.get_running_loop()
             loops = [loop.create_task(wf.poll_loop())]

@@ -46,7 +46,8 @@ class Workflows:
     """One per bridge worker (task queue); every task queue shares the one WW."""
 
     def __init__(self, bridge: Any, ww: WorkflowProcess, task_queue: str, namespace: str,
-                 names: set[str], log: logging.Logger, disable_eager: bool = False) -> None:
+                 names: set[str], log: logging.Logger, disable_eager: bool = False,
+                 panic_fails_workflow: bool = False) -> None:
         self.bridge = bridge
         self.ww = ww
         self.task_queue = task_queue
@@ -54,6 +55,7 @@ class Workflows:
         self.names = names
         self.log = log
         self.disable_eager = disable_eager
+        self.panic_fails_workflow = panic_fails_workflow
         self.runs: dict[str, RunState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -80,7 +82,12 @@ class Workflows:
             else:
                 completion.successful.commands.extend(await self._activate(act))
         except PanicError as e:
-            completion.failed.failure.CopyFrom(e.failure)
+            if self.panic_fails_workflow:
+                # WorkflowPanicPolicy 1 (FailWorkflow): the workflow fails, no task retry
+                completion.successful.commands.append(wc.WorkflowCommand(
+                    fail_workflow_execution=wc.FailWorkflowExecution(failure=e.failure)))
+            else:
+                completion.failed.failure.CopyFrom(e.failure)
         except (CommandError, ExchangeError, codec.EnvelopeError) as e:
             self.log.warning("temporal: workflow task failed", extra={"fields": {
                 "run_id": act.run_id, "error": str(e)}})
@@ -88,8 +95,8 @@ class Workflows:
         except Exception as e:  # a bug here must fail the task, not hang the run
             self.log.exception("temporal: activation failed inside rr")
             completion.failed.failure.CopyFrom(failures.application(f"rr: {e}"))
-        if completion.HasField("failed"):
-            self.runs.pop(act.run_id, None)
+        # a failed activation keeps its run: core evicts it next (remove_from_cache),
+        # which destroys the PHP instance too
         try:
             await self.bridge.complete_workflow_activation(completion)
         except Exception:
