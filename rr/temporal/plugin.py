@@ -124,10 +124,23 @@ class TemporalPlugin:
                            panic_fails_workflow=opts.get("WorkflowPanicPolicy") == 1)
             ac = Activities(bw, self.activity_pool, tq, self.cfg.namespace, self.log)
             loop = asyncio.get_running_loop()
-            loops = [loop.create_task(wf.poll_loop())]
-            if not cfg.no_remote_activities or cfg.task_types.enable_local_activities:
-                loops.append(loop.create_task(ac.poll_loop()))
+            # local activities are polled on the activity side too, so both always run
+            loops = [loop.create_task(wf.poll_loop()), loop.create_task(ac.poll_loop())]
+            for t in loops:
+                t.add_done_callback(self._loop_ended)
             self.workers.append(TaskQueueWorker(tq, bw, wf, ac, loops))
+
+    def _loop_ended(self, t: asyncio.Task[None]) -> None:
+        """A poll that fails with anything but shutdown is a fatal worker error in
+        sdk-core (transient network errors are retried inside core): stop rr with it
+        rather than serve a task queue nobody polls."""
+        if t.cancelled() or t.exception() is None:
+            return
+        exc = t.exception()
+        assert exc is not None
+        self.log.error("temporal: task queue worker failed", extra={"fields": {
+            "error": str(exc)}})
+        self.app.fail("temporal", exc)
 
     async def _stop_workers(self, grace: float) -> None:
         """Stop polling, let in-flight activities finish within ``grace``, then release

@@ -84,3 +84,52 @@ def test_metrics(temporal_address: str, task_queue: str, tmp_path: Path) -> None
         assert "rr_temporal_workers_ready" in text
         assert "rr_activities_pool_queue_size 0.0" in text
         assert "rr_workflows_pool_queue_size 0.0" in text
+
+
+def test_sdk_metrics_listener(temporal_address: str, task_queue: str, tmp_path: Path) -> None:
+    """`temporal.metrics`: sdk-core's own temporal_* series on their own listener."""
+    import urllib.request
+
+    from tests.helpers import free_port
+    from tests.temporal.harness import run_workflow
+
+    port = free_port()
+    t = TemporalRR(temporal_address, task_queue, tmp_path,
+                   extra=f"  metrics:\n    address: 127.0.0.1:{port}\n")
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        assert asyncio.run(run_workflow(temporal_address, "Greeting", ["M"],
+                                        task_queue)) == "Hello M"
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                return str(r.read().decode())
+
+        text = wait_for(lambda: "temporal_workflow_completed" in scrape() and scrape(), 30,
+                        0.5, "temporal_* SDK metrics")
+        assert "temporal_activity_execution_latency" in text
+
+
+def test_disable_activity_workers(temporal_address: str, task_queue: str,
+                                  tmp_path: Path) -> None:
+    """No activity workers: readiness follows the workflow worker, workflows without
+    activities still run, and no remote activity is polled."""
+    t = TemporalRR(temporal_address, task_queue, tmp_path,
+                   extra="  disable_activity_workers: true\n")
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        assert len(pids(t)) == 1  # only the workflow worker
+
+        async def scenario() -> Any:
+            c = await client(temporal_address)
+            assert await c.execute_workflow("Memo",
+                                            id=f"noact-{task_queue}",
+                                            task_queue=task_queue) == "memo set"
+            h = await c.start_workflow("Greeting", "x", id=f"noact2-{task_queue}",
+                                       task_queue=task_queue)
+            await asyncio.sleep(3)
+            desc = await h.describe()
+            return desc.raw_description.pending_activities
+
+        pending = asyncio.run(scenario())
+        assert len(pending) == 1 and pending[0].attempt == 1  # scheduled, never run
