@@ -61,6 +61,9 @@ class TemporalPlugin:
         self.workers: list[TaskQueueWorker] = []
         self._bg: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        from rr.temporal.replay import Replayer
+
+        self.replayer = Replayer(self, self.log)
         from rr.temporal.metrics import QueueSizeCollector
         from rr.temporal.rpc import register
 

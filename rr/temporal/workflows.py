@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
@@ -47,7 +48,8 @@ class Workflows:
 
     def __init__(self, bridge: Any, ww: WorkflowProcess, task_queue: str, namespace: str,
                  names: set[str], log: logging.Logger, disable_eager: bool = False,
-                 panic_fails_workflow: bool = False) -> None:
+                 panic_fails_workflow: bool = False,
+                 on_evict: Callable[[str, Any], None] | None = None) -> None:
         self.bridge = bridge
         self.ww = ww
         self.task_queue = task_queue
@@ -56,6 +58,7 @@ class Workflows:
         self.log = log
         self.disable_eager = disable_eager
         self.panic_fails_workflow = panic_fails_workflow
+        self.on_evict = on_evict  # the replayer learns each run's outcome here
         self.runs: dict[str, RunState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -76,8 +79,12 @@ class Workflows:
     async def handle(self, act: Any) -> None:
         completion = wcomp.WorkflowActivationCompletion(run_id=act.run_id)
         try:
-            if any(j.HasField("remove_from_cache") for j in act.jobs):
+            remove = next((j.remove_from_cache for j in act.jobs
+                           if j.HasField("remove_from_cache")), None)
+            if remove is not None:
                 await self._evict(act.run_id)
+                if self.on_evict is not None:
+                    self.on_evict(act.run_id, remove)
                 completion.successful.SetInParent()
             else:
                 completion.successful.commands.extend(await self._activate(act))
