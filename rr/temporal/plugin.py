@@ -80,7 +80,7 @@ class TemporalPlugin:
             apool.target = 0
         raw = dict(acts.to_dict())
         raw.update(num_workers=1, allocate_timeout=f"{int(WW_ALLOCATE_TIMEOUT)}s",
-                   max_jobs=0, supervisor=None)
+                   max_jobs=0, max_queue_size=0, supervisor=None)
         wpool = self.app.make_pool("temporal", Section(raw, "temporal.activities"),
                                    mode="temporal")
         for p in (apool, wpool):

@@ -61,6 +61,16 @@ $w->registerActivity('Async.later', function (string $tokenFile) {
     return null;
 });
 
+// attempt 1 records a heartbeat and fails; attempt 2 resumes from the recorded details
+$w->registerActivity('Resume.heartbeat', function () {
+    if (Activity::getInfo()['Attempt'] === 1) {
+        Activity::heartbeat(41);
+        usleep(300_000);
+        throw new \RuntimeException('first attempt fails after its heartbeat');
+    }
+    return ['resumed from' => Activity::$heartbeatDetails[0] ?? null];
+});
+
 $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     $greeting = yield $ctx->executeActivity('Greeter.hello', [$name],
         ['StartToCloseTimeout' => 10_000_000_000]);
@@ -197,6 +207,19 @@ $w->registerWorkflow('Memo', function (WorkflowContext $ctx) {
 
 $w->registerWorkflow('AsyncActivity', function (WorkflowContext $ctx, string $tokenFile) {
     return yield $ctx->executeActivity('Async.later', [$tokenFile], ['StartToCloseTimeout' => 60_000_000_000]);
+});
+
+$w->registerWorkflow('ResumeFromHeartbeat', function (WorkflowContext $ctx) {
+    return yield $ctx->executeActivity('Resume.heartbeat', [], ['StartToCloseTimeout' => 30_000_000_000,
+        'HeartbeatTimeout' => 10_000_000_000,
+        'RetryPolicy' => ['initial_interval' => ['seconds' => 0, 'nanos' => 100_000_000], 'maximum_attempts' => 2]]);
+});
+
+$w->registerWorkflow('TypedSearchAttributes', function (WorkflowContext $ctx) {
+    $ctx->upsertTypedSearchAttributes(['RrKeyword' => ['type' => 'keyword', 'value' => 'blue'],
+                                       'RrInt' => ['type' => 'int64', 'value' => 42]]);
+    yield $ctx->timer(0.1);
+    return 'sa set';
 });
 
 $w->registerWorkflow('Fails', function (WorkflowContext $ctx) {

@@ -70,3 +70,32 @@ def test_async_completion_by_task_token(temporal_address: str, served: TemporalR
         return await asyncio.wait_for(h.result(), 30)
 
     assert asyncio.run(scenario()) == "done later"
+
+
+def test_next_attempt_gets_the_last_heartbeat_details(temporal_address: str,
+                                                      served: TemporalRR) -> None:
+    assert asyncio.run(run_workflow(temporal_address, "ResumeFromHeartbeat", [],
+                                    served.task_queue)) == {"resumed from": 41}
+
+
+def test_typed_search_attributes(temporal_address: str, served: TemporalRR) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    async def scenario() -> Any:
+        c = await client(temporal_address)
+        try:
+            await c.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace="default", search_attributes={
+                    "RrKeyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "RrInt": IndexedValueType.INDEXED_VALUE_TYPE_INT}))
+        except Exception as e:  # registered by an earlier run on the same server
+            if "already" not in str(e):
+                raise
+        h = await c.start_workflow("TypedSearchAttributes", id=f"sa-{served.task_queue}",
+                                   task_queue=served.task_queue)
+        assert await asyncio.wait_for(h.result(), 30) == "sa set"
+        return (await h.describe()).search_attributes
+
+    sa = asyncio.run(scenario())
+    assert sa["RrKeyword"] == ["blue"] and sa["RrInt"] == [42]

@@ -162,3 +162,11 @@ def test_get_version_across_a_code_change(temporal_address: str, task_queue: str
         markers = [e.marker_recorded_event_attributes for e in events
                    if e.HasField("marker_recorded_event_attributes")]
         assert markers, "GetVersion recorded no marker"
+
+        async def change_version() -> Any:
+            c = await client(temporal_address)
+            return (await c.get_workflow_handle(wid_new).describe()).search_attributes.get(
+                "TemporalChangeVersion")
+
+        # the Go-compatible "<changeID>-<version>" entry, upserted from the patch id
+        assert asyncio.run(change_version()) == ["new-step-1"]

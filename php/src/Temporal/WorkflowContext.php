@@ -103,6 +103,21 @@ final class WorkflowContext
         ($this->emit)(new Request('UpsertWorkflowSearchAttributes', ['searchAttributes' => $attributes]));
     }
 
+    /**
+     * @param array<string, array{type: string, value: mixed}> $attributes typed values
+     *        (bool, float64, int64, keyword, keyword_list, string, datetime); a null
+     *        value unsets the attribute
+     */
+    public function upsertTypedSearchAttributes(array $attributes): void
+    {
+        $sa = [];
+        foreach ($attributes as $name => $a) {
+            $sa[$name] = $a['value'] === null ? ['type' => $a['type'], 'operation' => 'unset']
+                : ['type' => $a['type'], 'operation' => 'set', 'value' => $a['value']];
+        }
+        ($this->emit)(new Request('UpsertWorkflowTypedSearchAttributes', ['search_attributes' => $sa]));
+    }
+
     public function registerSignal(string $name, \Closure $handler): void
     {
         $this->signals[$name] = $handler;
