@@ -131,7 +131,8 @@ class Workflows:
                             continue_as_new_suggested=act.continue_as_new_suggested)
         tr = Translator(run, self.disable_eager)
         start: list[Any] = []
-        events: list[Any] = []
+        events: list[Any] = []  # signals and cancellation
+        resolutions: list[Any] = []
         updates: list[Any] = []
         queries: list[Any] = []
         for job in act.jobs:
@@ -163,10 +164,9 @@ class Workflows:
             elif kind == "update_random_seed":
                 pass  # PHP has no workflow RNG seed
             else:
-                resolution = self._resolution(run, tr, kind, getattr(job, kind))
-                events.extend(resolution)
-        # Go's order: StartWorkflow, signals/cancel and responses in event order, updates
-        batch = start + events + updates
+                resolutions.extend(self._resolution(run, tr, kind, getattr(job, kind)))
+        # Go's order (§7.3, §13.3): StartWorkflow, signals and cancel, responses, updates
+        batch = start + events + resolutions + updates
         while batch and not tr.terminal:
             tr.walk(await self.ww.exchange(ctx, batch))
             batch, tr.immediate = tr.immediate, []

@@ -71,6 +71,15 @@ $w->registerActivity('Resume.heartbeat', function () {
     return ['resumed from' => Activity::$heartbeatDetails[0] ?? null];
 });
 
+// the first attempt kills its own PHP process (kill -9)
+$w->registerActivity('Crash.once', function () {
+    $attempt = Activity::getInfo()['Attempt'];
+    if ($attempt === 1) {
+        posix_kill(getmypid(), 9);
+    }
+    return "survived on attempt $attempt";
+});
+
 $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     $greeting = yield $ctx->executeActivity('Greeter.hello', [$name],
         ['StartToCloseTimeout' => 10_000_000_000]);
@@ -220,6 +229,11 @@ $w->registerWorkflow('TypedSearchAttributes', function (WorkflowContext $ctx) {
                                        'RrInt' => ['type' => 'int64', 'value' => 42]]);
     yield $ctx->timer(0.1);
     return 'sa set';
+});
+
+$w->registerWorkflow('CrashOnce', function (WorkflowContext $ctx) {
+    return yield $ctx->executeActivity('Crash.once', [], ['StartToCloseTimeout' => 30_000_000_000,
+        'RetryPolicy' => ['initial_interval' => ['seconds' => 0, 'nanos' => 100_000_000], 'maximum_attempts' => 3]]);
 });
 
 $w->registerWorkflow('Fails', function (WorkflowContext $ctx) {

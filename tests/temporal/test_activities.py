@@ -67,3 +67,9 @@ def test_many_concurrent_workflows(temporal_address: str, served: TemporalRR) ->
 
     results = asyncio.run(scenario())
     assert results == ["ok after 1"] * 200
+
+
+def test_killed_activity_worker_is_a_retried_attempt(temporal_address: str,
+                                                     served: TemporalRR) -> None:
+    result = asyncio.run(run_workflow(temporal_address, "CrashOnce", [], served.task_queue))
+    assert result == "survived on attempt 2"
