@@ -33,8 +33,11 @@ class WorkflowProcess:
 
     @property
     def pid(self) -> int:
-        ws = self.pool.workers()
-        return ws[0].pid if ws else 0
+        """Read on every exchange: the live worker's pid, without the /proc reads of
+        ``Pool.workers()``."""
+        for w in self.pool.workers_set:
+            return w.pid
+        return 0
 
     async def exchange(self, ctx: codec.Context, messages: list[Any]) -> list[Any]:
         """One frame to PHP and its decoded answer; PHP errors raise ``ExchangeError``."""
