@@ -71,13 +71,18 @@ def test_side_effect_value_survives_replay(temporal_address: str, task_queue: st
     with t.rr:
         wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
 
+        from temporalio.client import WorkflowQueryFailedError
+
         async def scenario() -> tuple[Any, Any]:
             c = await client(temporal_address)
             h = await c.start_workflow("SideEffects", id=f"se-{task_queue}",
                                        task_queue=task_queue)
             first = None
             for _ in range(100):
-                first = await h.query("first")
+                try:  # the handler is registered once the side effect resolved
+                    first = await h.query("first")
+                except WorkflowQueryFailedError:
+                    first = None
                 if first is not None:
                     break
                 await asyncio.sleep(0.1)
