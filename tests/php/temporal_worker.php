@@ -236,6 +236,19 @@ $w->registerWorkflow('CrashOnce', function (WorkflowContext $ctx) {
         'RetryPolicy' => ['initial_interval' => ['seconds' => 0, 'nanos' => 100_000_000], 'maximum_attempts' => 3]]);
 });
 
+// signals another workflow, then cancels a third one
+$w->registerWorkflow('External', function (WorkflowContext $ctx, string $target, string $victim) {
+    yield $ctx->signalExternal($target, null, 'add', ['from outside']);
+    yield $ctx->signalExternal($target, null, 'done');
+    yield $ctx->cancelExternal($victim);
+    try {
+        yield $ctx->signalExternal('no-such-workflow', null, 'add', ['x']);
+    } catch (\RR\Temporal\TemporalFailure $e) {
+        return 'external done; missing target failed: ' . get_class($e);
+    }
+    return 'external done';
+});
+
 $w->registerWorkflow('Fails', function (WorkflowContext $ctx) {
     throw new ApplicationFailure('workflow gave up', 'GaveUp', true);
 });

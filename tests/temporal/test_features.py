@@ -99,3 +99,26 @@ def test_typed_search_attributes(temporal_address: str, served: TemporalRR) -> N
 
     sa = asyncio.run(scenario())
     assert sa["RrKeyword"] == ["blue"] and sa["RrInt"] == [42]
+
+
+def test_signal_and_cancel_external_workflows(temporal_address: str, served: TemporalRR) -> None:
+    from temporalio.client import WorkflowFailureError
+
+    async def scenario() -> tuple[Any, Any, Any]:
+        c = await client(temporal_address)
+        tq = served.task_queue
+        target = await c.start_workflow("Signals", id=f"target-{tq}", task_queue=tq)
+        victim = await c.start_workflow("CancelTimer", id=f"victim-{tq}", task_queue=tq)
+        ext = await c.start_workflow("External", args=[target.id, victim.id],
+                                     id=f"ext-{tq}", task_queue=tq)
+        out = await asyncio.wait_for(ext.result(), 60)
+        try:
+            v = await asyncio.wait_for(victim.result(), 30)
+        except WorkflowFailureError as e:  # the victim did not catch the cancellation
+            v = type(e.cause).__name__
+        return out, await asyncio.wait_for(target.result(), 30), v
+
+    out, target_items, victim = asyncio.run(scenario())
+    assert out.startswith("external done; missing target failed")
+    assert target_items == ["from outside"]
+    assert victim == "timer cancelled: canceled"

@@ -60,6 +60,20 @@ final class WorkflowContext
         ]], $args);
     }
 
+    /** @param list<mixed> $args */
+    public function signalExternal(string $workflowId, ?string $runId, string $signal, array $args = []): Request
+    {
+        return new Request('SignalExternalWorkflow', ['namespace' => $this->info['Namespace'] ?? 'default',
+            'workflowID' => $workflowId, 'runID' => $runId, 'signal' => $signal,
+            'childWorkflowOnly' => false], $args);
+    }
+
+    public function cancelExternal(string $workflowId, ?string $runId = null): Request
+    {
+        return new Request('CancelExternalWorkflow', ['namespace' => $this->info['Namespace'] ?? 'default',
+            'workflowID' => $workflowId, 'runID' => $runId]);
+    }
+
     public function timer(float $seconds): Request
     {
         return new Request('NewTimer', ['ms' => (int)\round($seconds * 1000)]);
