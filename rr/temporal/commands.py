@@ -59,6 +59,7 @@ class RunState:
     locals: dict[int, Any] = field(default_factory=dict)  # local seq → ScheduleLocalActivity
     backoffs: dict[int, tuple[int, Any]] = field(default_factory=dict)  # timer seq → retry
     replaying: bool = False
+    evicting: bool = False  # an eviction was requested from core
     timestamp: Timestamp = field(default_factory=Timestamp)
 
     def next_seq(self, kind: str, php_id: int) -> int:

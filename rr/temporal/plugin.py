@@ -184,6 +184,8 @@ class TemporalPlugin:
                 self.log.info("activity pool restarted")
             if self.ww is not None:
                 self.entries = await self.ww.worker_info(self.app.version)
+            for w in self.workers:
+                w.workflows.evict_stale()
 
     # -- status ----------------------------------------------------------------------------
     def _probe_pool(self) -> Pool | None:

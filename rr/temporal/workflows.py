@@ -191,9 +191,23 @@ class Workflows:
         if run0 is None:
             raise CommandError("workflow run is not cached by rr; replaying it from history")
         if run0.ww_pid != self.ww.pid:
+            self.evict_stale()
             raise CommandError("the PHP workflow worker was restarted; replaying the run "
                                "from history")
         return run0
+
+    def evict_stale(self) -> None:
+        """Ask core to evict every run whose PHP instance lived in an earlier WW, so that
+        each replays on its next task instead of failing one first (Go's full reset
+        purges its sticky cache likewise)."""
+        pid = self.ww.pid
+        for run_id, run in list(self.runs.items()):
+            if run.ww_pid != pid and not run.evicting:
+                run.evicting = True
+                try:
+                    self.bridge.request_workflow_eviction(run_id)
+                except Exception as e:  # the worker is shutting down
+                    self.log.debug("temporal: eviction of %s: %s", run_id, e)
 
     def _start(self, run: RunState, init: Any) -> Any:
         opts: dict[str, Any] = {"info": workflow_info(init, run.run_id, self.task_queue,

@@ -40,6 +40,15 @@ def test_workers_and_reset_keep_workflows(temporal_address: str, task_queue: str
             return await asyncio.wait_for(h.result(), 90)
 
         assert asyncio.run(scenario()) == ["Hello before", "Hello after"]
+
+        async def task_failures() -> int:
+            c = await client(temporal_address)
+            h = c.get_workflow_handle(f"reset-{task_queue}")
+            return len([e async for e in h.fetch_history_events()
+                        if e.HasField("workflow_task_failed_event_attributes")])
+
+        # the cached run was evicted at the reset and replayed, without a failed task
+        assert asyncio.run(task_failures()) == 0
         after = pids(t)
         assert not set(before) & set(after)  # every PHP process was replaced
         t.rr.wait_output("workflow pool restarted")
