@@ -55,6 +55,8 @@ def test_heartbeat_rpc_rejects_unknown_tokens(served: TemporalRR) -> None:
     assert "Greeting" in names and "Signals" in names
     assert "Greeter.hello" in rpc(f"127.0.0.1:{served.rpc_port}", "temporal.GetActivityNames",
                                   True)
+    assert rpc(f"127.0.0.1:{served.rpc_port}", "temporal.UpdateAPIKey", "") is False
+    assert rpc(f"127.0.0.1:{served.rpc_port}", "temporal.UpdateAPIKey", "key-2") is True
 
 
 def test_many_concurrent_workflows(temporal_address: str, served: TemporalRR) -> None:
