@@ -91,3 +91,21 @@ def test_unreachable_cluster_then_it_comes_up(task_queue: str, tmp_path: Path) -
             assert asyncio.run(finish()) == ["Hello before", "Hello after"]
         finally:
             server.stop()
+
+
+def test_two_messages_from_an_activity_worker(temporal_address: str, task_queue: str,
+                                              tmp_path: Path) -> None:
+    t = TemporalRR(temporal_address, task_queue, tmp_path)
+    t.rr.config_path.write_text(t.rr.config_path.read_text().replace(
+        "temporal_worker.php", "temporal_bad_worker.php"))
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+
+        async def scenario() -> Any:
+            c = await client(temporal_address)
+            h = await c.start_workflow("Bad", "activity", id=f"badact-{task_queue}",
+                                       task_queue=task_queue)
+            return await asyncio.wait_for(h.result(), 60)
+
+        # Temporal's ActivityFailure wrapping rr's application failure
+        assert asyncio.run(scenario()) == "Activity task failed / invalid activity worker response"
