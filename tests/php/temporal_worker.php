@@ -249,6 +249,16 @@ $w->registerWorkflow('External', function (WorkflowContext $ctx, string $target,
     return 'external done';
 });
 
+$w->registerWorkflow('DuplicateChild', function (WorkflowContext $ctx, string $runningId) {
+    try {
+        yield $ctx->executeChildWorkflow('Signals', [], ['WorkflowID' => $runningId,
+            'TaskQueueName' => $ctx->info['TaskQueueName']]);
+    } catch (\RR\Temporal\ChildWorkflowFailure $e) {
+        return $e->getMessage() . ' / ' . $e->getPrevious()->type;
+    }
+    return 'child started twice';
+});
+
 $w->registerWorkflow('Fails', function (WorkflowContext $ctx) {
     throw new ApplicationFailure('workflow gave up', 'GaveUp', true);
 });

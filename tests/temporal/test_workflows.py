@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_signals_query_and_update(temporal_address: str, served: TemporalRR) -> 
     assert asyncio.run(scenario()) == ["a", "b", "c", "d"]
 
 
+
+
+def test_child_that_cannot_start_gets_go_shaped_failure(temporal_address: str,
+                                                         served: TemporalRR) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        from tests.temporal.harness import client
+
+        c = await client(temporal_address)
+        running = await c.start_workflow("Signals", id=f"dup-{served.task_queue}",
+                                         task_queue=served.task_queue)
+        out = await asyncio.wait_for(c.execute_workflow(
+            "DuplicateChild", running.id, id=f"dupparent-{served.task_queue}",
+            task_queue=served.task_queue), 60)
+        trace = await running.query("__stack_trace")
+        await running.signal("done")
+        return out, trace
+
+    out, trace = asyncio.run(scenario())
+    assert out == "child workflow execution error / ChildWorkflowExecutionAlreadyStartedError"
+    assert isinstance(trace, str) and trace  # answered by PHP's StackTrace
