@@ -18,7 +18,7 @@ from temporalio.bridge.proto.workflow_commands import workflow_commands_pb2 as w
 
 from rr.temporal import codec, failures
 from rr.temporal.activities import SIDE_EFFECT_TYPE
-from rr.temporal.info import duration_from_ns, retry_policy_from_php
+from rr.temporal.info import duration_from_ns, priority_from_php, retry_policy_from_php
 
 TIMER, ACTIVITY, LOCAL, CHILD, SIGNAL_EXT, CANCEL_EXT = (
     "timer", "activity", "local", "child", "signal_ext", "cancel_ext")
@@ -136,6 +136,9 @@ class Translator:
         rp = retry_policy_from_php(opts.get("RetryPolicy"))
         if rp is not None:
             sa.retry_policy.CopyFrom(rp)
+        prio = priority_from_php(opts.get("Priority"))
+        if prio is not None:
+            sa.priority.CopyFrom(prio)
         self._add(str(opts.get("Summary") or ""), schedule_activity=sa)
 
     def _local(self, php_id: int, type_: str, args: list[Payload], headers: dict[str, Any],
@@ -235,6 +238,9 @@ class Translator:
         rp = retry_policy_from_php(opts.get("RetryPolicy"))
         if rp is not None:
             c.retry_policy.CopyFrom(rp)
+        prio = priority_from_php(opts.get("Priority"))
+        if prio is not None:
+            c.priority.CopyFrom(prio)
         for k, v in (opts.get("Memo") or {}).items():
             c.memo[k].CopyFrom(codec.json_payload(v))
         for k, v in (opts.get("SearchAttributes") or {}).items():

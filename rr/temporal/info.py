@@ -76,6 +76,19 @@ def retry_policy_from_php(value: Any) -> RetryPolicy | None:
     return rp
 
 
+def priority_from_php(value: Any) -> Any:
+    """PHP's proto-shaped Priority (``priority_key``, ``fairness_key``,
+    ``fairness_weight``) → proto, or None when absent/empty."""
+    from temporalio.api.common.v1 import Priority
+
+    if not isinstance(value, dict):
+        return None
+    p = Priority(priority_key=int(value.get("priority_key") or 0),
+                 fairness_key=str(value.get("fairness_key") or ""),
+                 fairness_weight=float(value.get("fairness_weight") or 0))
+    return p if p.ByteSize() else None
+
+
 def priority_go(p: Any) -> dict[str, Any]:
     return {"PriorityKey": p.priority_key, "FairnessKey": p.fairness_key,
             "FairnessWeight": p.fairness_weight}

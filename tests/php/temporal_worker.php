@@ -82,7 +82,8 @@ $w->registerActivity('Crash.once', function () {
 
 $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     $greeting = yield $ctx->executeActivity('Greeter.hello', [$name],
-        ['StartToCloseTimeout' => 10_000_000_000]);
+        ['StartToCloseTimeout' => 10_000_000_000,
+         'Priority' => ['priority_key' => 2, 'fairness_key' => '', 'fairness_weight' => 0.0]]);
     yield $ctx->timer(1);
     return $greeting;
 });

@@ -36,6 +36,7 @@ def test_activity_options_map_onto_schedule_activity() -> None:
     tr.walk([cmd("ExecuteActivity", {"name": "A.b", "options": {
         "TaskQueueName": None, "StartToCloseTimeout": 1_500_000_000,
         "WaitForCancellation": True, "Summary": "s",
+        "Priority": {"priority_key": 2, "fairness_key": "", "fairness_weight": 0},
         "RetryPolicy": {"initial_interval": {"seconds": 1, "nanos": 0},
                         "backoff_coefficient": 2.0, "maximum_attempts": 3}}},
         payloads=[codec.json_payload("x")])])
@@ -45,6 +46,7 @@ def test_activity_options_map_onto_schedule_activity() -> None:
     assert sa.start_to_close_timeout.ToNanoseconds() == 1_500_000_000
     assert sa.cancellation_type == 1 and sa.retry_policy.maximum_attempts == 3
     assert sa.retry_policy.initial_interval.seconds == 1
+    assert sa.priority.priority_key == 2
     assert json.loads(c.user_metadata.summary.data) == "s"
 
 
