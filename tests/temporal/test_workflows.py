@@ -18,8 +18,23 @@ def test_activity_and_timer(temporal_address: str, task_queue: str, tmp_path: Pa
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
         wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
-        result = asyncio.run(run_workflow(temporal_address, "Greeting", ["World"], task_queue))
+        wid = f"greet-{task_queue}"
+        result = asyncio.run(run_workflow(temporal_address, "Greeting", ["World"], task_queue,
+                                          wid=wid))
         assert result == "Hello World"
+
+        async def scheduled() -> Any:
+            from tests.temporal.harness import client
+
+            c = await client(temporal_address)
+            return [e.activity_task_scheduled_event_attributes
+                    async for e in c.get_workflow_handle(wid).fetch_history_events()
+                    if e.HasField("activity_task_scheduled_event_attributes")]
+
+        (attrs,) = asyncio.run(scheduled())
+        assert attrs.activity_type.name == "Greeter.hello"
+        assert attrs.start_to_close_timeout.seconds == 10
+        assert attrs.priority.priority_key == 2
 
 
 @pytest.fixture
