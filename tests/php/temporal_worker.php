@@ -88,6 +88,17 @@ $w->registerWorkflow('Greeting', function (WorkflowContext $ctx, string $name) {
     return $greeting;
 });
 
+// three activities and a timer in parallel: one batch of commands, results in order
+$w->registerWorkflow('Parallel', function (WorkflowContext $ctx) {
+    $opts = ['StartToCloseTimeout' => 10_000_000_000];
+    return yield [
+        $ctx->executeActivity('Greeter.hello', ['a'], $opts),
+        $ctx->timer(0.5),
+        $ctx->executeActivity('Greeter.hello', ['b'], $opts),
+        $ctx->executeLocalActivity('Greeter.hello', ['c'], $opts),
+    ];
+});
+
 // the benchmark's workflow: exactly one activity
 $w->registerWorkflow('Greeting1', function (WorkflowContext $ctx, string $name) {
     return yield $ctx->executeActivity('Greeter.hello', [$name], ['StartToCloseTimeout' => 10_000_000_000]);

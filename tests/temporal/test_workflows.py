@@ -122,3 +122,8 @@ def test_child_that_cannot_start_gets_go_shaped_failure(temporal_address: str,
     out, trace = asyncio.run(scenario())
     assert out == "child workflow execution error / ChildWorkflowExecutionAlreadyStartedError"
     assert isinstance(trace, str) and trace  # answered by PHP's StackTrace
+
+
+def test_parallel_requests(temporal_address: str, served: TemporalRR) -> None:
+    assert run(temporal_address, served, "Parallel") == \
+        ["Hello a", None, "Hello b", "Hello c"]

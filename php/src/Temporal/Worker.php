@@ -195,6 +195,10 @@ final class Worker
             $yielded = $resume();
             $gen = $proc->generator;
             while ($gen->valid()) {
+                if (\is_array($yielded) && $yielded !== []) {
+                    $this->issueGroup($proc, $yielded);
+                    return;
+                }
                 if (!$yielded instanceof Request) {
                     $yielded = $gen->send($yielded);
                     continue;
@@ -217,6 +221,36 @@ final class Worker
         } catch (\Throwable $e) {
             $this->finish($proc, null, $e);
         }
+    }
+
+    /**
+     * A yielded list of requests runs in parallel: all are issued in one batch and the
+     * coroutine resumes with the list of results once all are in (or with the first
+     * failure).
+     *
+     * @param array<int|string, Request> $requests
+     */
+    private function issueGroup(Process $proc, array $requests): void
+    {
+        $proc->group = [];
+        $proc->results = [];
+        $proc->groupError = null;
+        foreach (\array_values($requests) as $i => $r) {
+            $proc->group[$this->issue($proc, $r)] = $i;
+        }
+    }
+
+    /** @return bool true when the group is complete and the coroutine can resume */
+    private function resolveInGroup(Process $proc, array $m): bool
+    {
+        $i = $proc->group[$m['id']];
+        unset($proc->group[$m['id']]);
+        if ($m['failure'] !== null) {
+            $proc->groupError ??= TemporalFailure::fromFailure($m['failure']);
+        } else {
+            $proc->results[$i] = Converter::fromPayloads($m['payloads'])[0] ?? null;
+        }
+        return $proc->group === [];
     }
 
     private function issue(Process $proc, Request $r): int
@@ -249,6 +283,16 @@ final class Worker
     {
         $proc = $this->pending[$m['id']] ?? null;
         unset($this->pending[$m['id']]);
+        if ($proc !== null && !$proc->done && isset($proc->group[$m['id']])) {
+            if ($this->resolveInGroup($proc, $m)) {
+                $gen = $proc->generator;
+                $error = $proc->groupError;
+                $results = $proc->results;
+                \ksort($results);
+                $this->step($proc, $error !== null ? fn () => $gen->throw($error) : fn () => $gen->send($results));
+            }
+            return;
+        }
         if ($proc === null || $proc->done || $proc->waiting !== $m['id']) {
             return; // e.g. GetChildWorkflowExecution or a request cancelled meanwhile
         }
@@ -289,8 +333,9 @@ final class Worker
         if ($proc->done || $proc->generator === null) {
             return;
         }
-        if ($proc->waiting !== null) {
-            $this->commands[] = $this->message('Cancel', ['ids' => [$proc->waiting]]);
+        if ($proc->waiting !== null || $proc->group !== []) {
+            $ids = $proc->waiting !== null ? [$proc->waiting] : \array_keys($proc->group);
+            $this->commands[] = $this->message('Cancel', ['ids' => $ids]);
             return;
         }
         $proc->condition = null;
