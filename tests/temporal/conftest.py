@@ -25,6 +25,7 @@ SCRIPT = ROOT / "scripts" / "services" / "temporal.sh"
 
 
 def _client_ok(address: str) -> bool:
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.client import Client
 
     async def probe() -> bool:
@@ -32,8 +33,7 @@ def _client_ok(address: str) -> bool:
         await c.service_client.check_health()
         # the default namespace is registered a moment after the port opens
         await c.workflow_service.describe_namespace(
-            __import__("temporalio.api.workflowservice.v1", fromlist=["x"])
-            .DescribeNamespaceRequest(namespace="default"))
+            DescribeNamespaceRequest(namespace="default"))
         return True
 
     return asyncio.run(probe())
