@@ -27,7 +27,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 RR_CONFIG = ROOT / "deploy" / ".rr.docker.yaml"
 
 #: the port each broker image listens on inside the compose network
-BROKER_PORTS = {"rabbitmq": 5672, "kafka": 9092, "elasticmq": 9324, "redis": 6379}
+BROKER_PORTS = {"rabbitmq": 5672, "kafka": 9092, "elasticmq": 9324, "redis": 6379,
+                "temporal": 7233}
 
 
 def compose_schema() -> dict[str, Any]:
@@ -132,6 +133,7 @@ def test_rr_config_points_at_the_stack(compose: dict[str, Any]) -> None:
         *cfg.string_list("kafka.brokers"),
         cfg.string("sqs.endpoint"),
         *cfg.string_list("redis.addrs"),
+        cfg.string("temporal.address"),
     ]
     reached = {_host_port(t) for t in targets}
     assert reached == {(host, port) for host, port in BROKER_PORTS.items()}

@@ -34,7 +34,7 @@ class MetricsPlugin:
         registry = app.metrics
         with contextlib.suppress(ValueError):  # already there: an earlier instance
             ProcessCollector(registry=registry)
-        for pool_plugin in ("http", "jobs", "grpc"):
+        for pool_plugin in ("http", "jobs", "grpc", "temporal"):
             registry.register(PoolCollector(app, pool_plugin))
         registry.register(PipelineDepthCollector(app))
         self.collectors = UserCollectors(registry)

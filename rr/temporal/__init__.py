@@ -1,0 +1,1 @@
+"""The temporal plugin: PHP workflows and activities (temporal/sdk) on sdk-core."""
