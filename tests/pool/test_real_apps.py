@@ -3,15 +3,10 @@ idle workers, stray frames, worker stop(), crash storms, env lists."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
-import random
-import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.helpers import PHP_FIXTURES, RRProcess, free_port, rpc, wait_for
@@ -84,3 +79,38 @@ def test_server_env_as_a_list_of_maps(serve: object) -> None:
     assert s.get("/env?name=APP_RUNTIME") == (200, "Baldinof\\RoadRunnerBundle\\Runtime\\Runtime")
     assert s.get("/env?name=APP_ENV") == (200, "prod")
     assert s.get("/env?name=DEBUG") == (200, "0")
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_socket_relay_serves_http_and_jobs(kind: str, serve: object, tmp_path: Path) -> None:
+    sock = tmp_path / "relay.sock"
+    relay = f"tcp://127.0.0.1:{free_port()}" if kind == "tcp" else f"unix://{sock}"
+    log = tmp_path / "jobs.jsonl"
+    log.touch()
+    s = serve(workers=2, server=f"""\
+  relay: "{relay}"
+  env:
+    JOBS_LOG: {log}
+""", top=f"""\
+jobs:
+  pool:
+    num_workers: 1
+    command: "php {PHP_FIXTURES / 'jobs_consumer.php'}"
+  consume: [p]
+  pipelines:
+    p:
+      driver: memory
+      config: {{priority: 1}}
+""")  # type: ignore[operator]
+    assert [s.get(f"/id?i={i}") for i in range(10)] == [(200, f"id:{i}") for i in range(10)]
+    from rr.goridge.rpc import RPCClient
+    from rr.jobs.proto import jobs_pb2 as pb
+
+    with RPCClient(s.rpc) as c:
+        c.call_proto("jobs.Push", pb.PushRequest(job=pb.Job(
+            job="t", id="j1", payload=b"ack", options=pb.Options(pipeline="p"))))
+    wait_for(lambda: '"id":"j1"' in log.read_text(), 20, what="the job consumed")
+    if kind == "unix":
+        assert sock.exists()
+    assert s.rr.stop() == 0
+    assert not sock.exists()
