@@ -3,10 +3,14 @@ idle workers, stray frames, worker stop(), crash storms, env lists."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
+import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.helpers import PHP_FIXTURES, RRProcess, free_port, rpc, wait_for
@@ -114,3 +118,83 @@ jobs:
         assert sock.exists()
     assert s.rr.stop() == 0
     assert not sock.exists()
+
+
+async def _hammer(port: int, plan: list[str], concurrency: int) -> list[tuple[int, int, str, float]]:
+    """GET every path of ``plan`` (index = request id) from ``concurrency`` looping
+    clients; (id, status, body, seconds) per request."""
+    out: list[tuple[int, int, str, float]] = []
+    todo = iter(enumerate(plan))
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout,
+                                     connector=aiohttp.TCPConnector(limit=concurrency)) as cs:
+        async def client() -> None:
+            for i, path in todo:
+                t0 = time.monotonic()
+                sep = "&" if "?" in path else "?"
+                async with cs.get(f"http://127.0.0.1:{port}{path}{sep}i={i}") as r:
+                    out.append((i, r.status, await r.text(), time.monotonic() - t0))
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return out
+
+
+def _check_own_answers(plan: list[str], results: list[tuple[int, int, str, float]],
+                       failing: dict[str, int]) -> None:
+    assert len(results) == len(plan)
+    foreign = [(i, b) for i, _, b, _ in results if b != f"id:{i}"]
+    wrong = [(i, plan[i], st) for i, st, _, _ in results
+             if st != failing.get(plan[i].split("?")[0], 200)]
+    assert not foreign, f"{len(foreign)} answers that belong to another request: {foreign[:5]}"
+    assert not wrong, f"{len(wrong)} requests with the wrong status: {wrong[:5]}"
+
+
+def test_respond_then_error_never_reaches_another_request(serve: object) -> None:
+    """The SDK README catch block (respond 500, then error()) sends two frames for one
+    request: 10 000 requests at 24-way concurrency, one in four failing that way."""
+    s = serve(workers=4, top="logs:\n  level: error\n")  # type: ignore[operator]
+    rnd = random.Random(10)
+    plan = ["/rte" if rnd.random() < 0.25 else "/id" for _ in range(10_000)]
+    results = asyncio.run(_hammer(s.port, plan, 24))
+    _check_own_answers(plan, results, {"/rte": 500})
+    assert len(s.pids()) == 4
+
+
+def test_error_then_respond_and_stop_after_response(serve: object) -> None:
+    """The other orders: error() then a response, and stop() right after a response."""
+    s = serve(workers=3, top="logs:\n  level: error\n")  # type: ignore[operator]
+    rnd = random.Random(11)
+    plan = [rnd.choice(["/etr", "/rte", "/stop"]) if rnd.random() < 0.3 else "/id"
+            for _ in range(2_000)]
+    results = asyncio.run(_hammer(s.port, plan, 24))
+    # /etr answers with its own error (500) or its own late 500 response: never another's
+    _check_own_answers(plan, results, {"/rte": 500, "/etr": 500})
+
+
+def test_stop_after_response_never_fails_the_next_request(serve: object) -> None:
+    """A worker that answers, calls stop() and exits while the next request was already
+    written to it: that request runs elsewhere, the client never sees the stop."""
+    s = serve(workers=2)  # type: ignore[operator]
+    plan = ["/stop" if i % 4 == 3 else "/id" for i in range(120)]
+    results = asyncio.run(_hammer(s.port, plan, 3))
+    _check_own_answers(plan, results, {})
+    wait_for(lambda: len(s.pids()) == 2, 20, what="two workers")
+
+
+def test_crashing_requests_do_not_starve_innocent_ones(serve: object) -> None:
+    """10 requests in 100 kill their worker (exit(1)): each is replaced at once; the
+    others are served without waiting for a back-off."""
+    s = serve(workers=4)  # type: ignore[operator]
+    plan = ["/crash" if i % 10 == 5 else "/id" for i in range(100)]
+    results = asyncio.run(_hammer(s.port, plan, 8))
+    innocent = [r for r in results if plan[r[0]] != "/crash"]
+    assert len(results) == 100
+    bad = [(i, st, b) for i, st, b, _ in innocent if (st, b) != (200, f"id:{i}")]
+    assert not bad, bad[:5]
+    assert all(st == 500 for i, st, _, _ in results if plan[i] == "/crash")
+    slowest = max(d for i, _, _, d in results if plan[i] != "/crash")
+    # before: a pool-wide back-off doubling to 30 s made innocent requests wait ~19 s
+    assert slowest < 5, slowest
+    t0 = time.monotonic()
+    wait_for(lambda: len(s.pids()) == 4, 20, what="four workers")
+    assert time.monotonic() - t0 < 5
