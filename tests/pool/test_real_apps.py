@@ -120,10 +120,13 @@ jobs:
     assert not sock.exists()
 
 
-async def _hammer(port: int, plan: list[str], concurrency: int) -> list[tuple[int, int, str, float]]:
+Result = tuple[int, int, str, float]  # request id, status, body, seconds
+
+
+async def _hammer(port: int, plan: list[str], concurrency: int) -> list[Result]:
     """GET every path of ``plan`` (index = request id) from ``concurrency`` looping
     clients; (id, status, body, seconds) per request."""
-    out: list[tuple[int, int, str, float]] = []
+    out: list[Result] = []
     todo = iter(enumerate(plan))
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout,
@@ -139,7 +142,7 @@ async def _hammer(port: int, plan: list[str], concurrency: int) -> list[tuple[in
     return out
 
 
-def _check_own_answers(plan: list[str], results: list[tuple[int, int, str, float]],
+def _check_own_answers(plan: list[str], results: list[Result],
                        failing: dict[str, int]) -> None:
     assert len(results) == len(plan)
     foreign = [(i, b) for i, _, b, _ in results if b != f"id:{i}"]
