@@ -147,7 +147,12 @@ class JobsPlugin:
         if self._refresher is not None:
             self._refresher.cancel()
         if self.dispatcher is not None:
-            await self.dispatcher.stop(self.cfg.timeout)
+            # running jobs get the pool's destroy_timeout; a cancelled one goes back to
+            # its driver, and its wedged worker is killed by the destroy below
+            grace = self.cfg.timeout
+            if self._pool is not None:
+                grace = min(grace, self._pool.cfg.destroy_timeout)
+            await self.dispatcher.stop(grace)
         # stop pulling, so that released jobs stay in their drivers
         for pipe in list(self.pipelines.values()):
             if pipe.consuming and pipe.driver is not None:
@@ -185,7 +190,7 @@ class JobsPlugin:
         self._watchers.clear()
         if self._pool is not None:
             try:
-                await self._pool.destroy()
+                await self._pool.destroy(timeout=0)  # the dispatcher waited already
             except Exception as e:  # noqa: BLE001
                 self.log.error("jobs: pool destroy failed: %s", e)
 

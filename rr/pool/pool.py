@@ -139,6 +139,10 @@ class Pool:
                 await asyncio.wait_for(self._changed.wait(), 0.1)
         workers = list(self.workers_set)
         for w in workers:
+            if w.busy:
+                # still working after destroy_timeout: it would not read a stop command
+                # before its request ends, so the stop grace would only add to shutdown
+                w.kill()
             w.state = WorkerState.DESTROYED
         self._idle.clear()
         await asyncio.gather(*(w.stop(self.cfg.stop_grace) for w in workers),

@@ -201,3 +201,45 @@ def test_crashing_requests_do_not_starve_innocent_ones(serve: object) -> None:
     t0 = time.monotonic()
     wait_for(lambda: len(s.pids()) == 4, 20, what="four workers")
     assert time.monotonic() - t0 < 5
+
+
+def test_wedged_jobs_worker_does_not_hold_up_shutdown(tmp_path: Path) -> None:
+    """A job whose worker never answers: on SIGTERM the pool is destroyed after its
+    destroy_timeout and rr exits 0, well inside the 30 s grace period."""
+    log = tmp_path / "jobs.jsonl"
+    log.touch()
+    rpc_port = free_port()
+    rr = RRProcess(f"""
+version: "3"
+rpc:
+  listen: tcp://127.0.0.1:{rpc_port}
+server:
+  command: "php {PHP_FIXTURES / 'jobs_consumer.php'}"
+  env:
+    JOBS_LOG: {log}
+jobs:
+  pool:
+    num_workers: 1
+    destroy_timeout: 2s
+  consume: [p]
+  pipelines:
+    p:
+      driver: memory
+      config: {{priority: 1}}
+""", tmp_path).start()
+    try:
+        from rr.goridge.rpc import RPCClient
+        from rr.jobs.proto import jobs_pb2 as pb
+
+        with RPCClient(f"tcp://127.0.0.1:{rpc_port}") as c:
+            c.call_proto("jobs.Push", pb.PushRequest(job=pb.Job(
+                job="t", id="wedged", payload=b"sleep:600000",
+                options=pb.Options(pipeline="p"))))
+        wait_for(lambda: '"id":"wedged"' in log.read_text(), 20, what="the job started")
+        t0 = time.monotonic()
+        assert rr.stop(timeout=40) == 0, rr.output
+        took = time.monotonic() - t0
+        assert took < 15, took
+        assert "graceful stop timed out" not in rr.output
+    finally:
+        rr.kill()
