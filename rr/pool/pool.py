@@ -417,6 +417,8 @@ class Pool:
                 self._retire(w, WorkerState.ERRORED, kill=True)
             return
         frame = f.result()
+        if w.pid_acks:
+            w.out_of_step = True  # abandoned in the middle of a resync
         if frame.flags & (fr.ERROR | fr.CONTROL):
             # no resync from a callback: whatever it was, the next request resyncs first
             if frame.flags & fr.CONTROL and w.pid_acks:
@@ -784,6 +786,9 @@ class _Frames:
                 if left <= 0:
                     raise TimeoutError
                 f = await asyncio.wait_for(w.recv(), left)
+                if f.flags & fr.CONTROL and w.pid_acks:
+                    w.pid_acks -= 1  # a resync's answer: the stream is still going
+                    continue
                 if f.byte10 & fr.PING:
                     w.send(PONG)
                 if not f.byte10 & fr.STREAM:
