@@ -249,12 +249,14 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
         transport, proto = await loop.subprocess_exec(
             _PipeProtocol, *command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
             **kwargs)
-    except (OSError, ValueError) as e:
+    except BaseException as e:  # also a cancelled start: nothing may leak
         if pipes is not None:
-            for fd in pipes:
-                os.close(fd)
+            os.close(pipes[1])  # ours; the child's ends are closed below
+            os.close(pipes[2])
         if socket_relay is not None:
             await socket_relay.release()
+        if not isinstance(e, (OSError, ValueError)):
+            raise
         raise WorkerError(f"failed to spawn a worker: {command[0]}: {e}") from e
     finally:
         if pipes is not None:

@@ -197,10 +197,10 @@ def test_crashing_requests_do_not_starve_innocent_ones(serve: object) -> None:
     assert all(st == 500 for i, st, _, _ in results if plan[i] == "/crash")
     slowest = max(d for i, _, _, d in results if plan[i] != "/crash")
     # before: a pool-wide back-off doubling to 30 s made innocent requests wait ~19 s
-    assert slowest < 5, slowest
+    assert slowest < 8, slowest
     t0 = time.monotonic()
     wait_for(lambda: len(s.pids()) == 4, 20, what="four workers")
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 8
 
 
 def test_wedged_jobs_worker_does_not_hold_up_shutdown(tmp_path: Path) -> None:
