@@ -75,16 +75,22 @@ class SocketRelay:
         relay.users += 1
         return relay
 
-    async def release(self) -> None:
+    def release_now(self) -> None:
+        """Synchronous, so that a worker's close callback frees the listener (and the
+        unix socket file) even when the loop ends right after the pool is destroyed."""
         self.users -= 1
-        if self.users <= 0:
+        if self.users <= 0 and SocketRelay._instances.get(self.address) is self:
             SocketRelay._instances.pop(self.address, None)
             if self.server is not None:
                 self.server.close()
-                await self.server.wait_closed()
             if self.path:
                 with contextlib.suppress(OSError):
                     os.unlink(self.path)
+
+    async def release(self) -> None:
+        self.release_now()
+        if self.users <= 0 and self.server is not None:
+            await self.server.wait_closed()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -294,10 +300,15 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
             sproto.worker = worker
             relay_ref = socket_relay
 
+            released = False
+
             def close() -> None:
+                nonlocal released
                 sock_transport.close()
                 transport.close()
-                asyncio.get_running_loop().create_task(relay_ref.release())
+                if not released:  # a worker's channel may be closed more than once
+                    released = True
+                    relay_ref.release_now()
 
             worker.channel = Channel(sock_transport.write, close)
             socket_relay = None  # owned by the worker's channel now
