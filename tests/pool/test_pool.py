@@ -425,3 +425,33 @@ while (true) {
     fwrite($s, frame($out, 0, [0]));
 }
 """
+
+
+async def test_two_frames_per_request_never_reach_another_caller() -> None:
+    """Straight through Pool.exec, as every plugin uses it: respond-then-error and
+    error-then-respond at 24-way concurrency; each caller gets its own reply or error."""
+    p = make_pool(num_workers=3)
+    await p.start()
+    try:
+        ops = ["rte", "etr", "echo", "echo", "echo"]
+
+        async def one(i: int) -> tuple[int, str, str]:
+            op = ops[i % len(ops)]
+            try:
+                return i, op, (await run(p, f"{op}:r{i}")).body.decode()
+            except SoftJobError as e:
+                return i, op, e.message
+
+        sem = asyncio.Semaphore(24)
+
+        async def limited(i: int) -> tuple[int, str, str]:
+            async with sem:
+                return await one(i)
+
+        results = await asyncio.gather(*(limited(i) for i in range(3000)))
+        bad = [(i, op, got) for i, op, got in results
+               if got not in ((f"r{i}", f"failed r{i}") if op == "etr" else (f"r{i}",))]
+        assert not bad, bad[:5]
+        assert len(p.workers()) == 3
+    finally:
+        await p.destroy()
