@@ -195,9 +195,7 @@ async def test_stdout_garbage_is_reported_and_replaced(
 
 async def test_stray_frame_never_reaches_next_request(pool: Pool) -> None:
     assert (await run(pool, "stray")).body == b"first"
-    # The stray frame follows the reply within microseconds; a request dispatched to the
-    # same worker in that window cannot be told apart (documented limit).
-    await asyncio.sleep(0.05)
+    # no pause: the stray error frame may still be on its way when the next request goes
     for i in range(10):
         assert (await run(pool, f"echo:{i}")).body == str(i).encode()
 
