@@ -72,8 +72,8 @@ class App:
         env["RR_RELAY"] = server.string("relay", "pipes") or "pipes"
         if self.config.has("rpc.listen"):
             env["RR_RPC"] = self.config.string("rpc.listen")
-        for k, v in server.section("env").items():
-            env[str(k).upper()] = os.path.expandvars("" if v is None else str(v))
+        for k, v in server.env_map("env").items():
+            env[k] = os.path.expandvars(v)
         env["RR_VERSION"] = self.version
         if mode:
             env["RR_MODE"] = mode

@@ -69,6 +69,29 @@ class Section(Mapping[str, Any]):
             raise ConfigError(f"{self._full(key)}: expected a mapping, got {v!r}")
         return Section(v, self._full(key))
 
+    def env_map(self, key: str) -> dict[str, str]:
+        """A worker environment (``server.env``, ``on_init.env``): a mapping, or a list of
+        mappings merged in order (later keys win), as mapstructure's weak decoding in
+        RoadRunner does; baldinof/roadrunner-bundle ships ``env: [{APP_RUNTIME: …}]``.
+        Keys are upper-cased; a null value is the empty string."""
+        v = self.raw(key, None)
+        if v is None:
+            return {}
+        parts = v if isinstance(v, list) else [v]
+        out: dict[str, str] = {}
+        for part in parts:
+            if part is None:
+                continue
+            if not isinstance(part, Mapping):
+                raise ConfigError(f"{self._full(key)}: expected a mapping or a list of "
+                                  f"mappings, got {v!r}")
+            for k, val in part.items():
+                if isinstance(val, (Mapping, list)):
+                    raise ConfigError(f"{self._full(key)}.{k}: expected a string, got {val!r}")
+                out[str(k).upper()] = "" if val is None else (
+                    ("true" if val else "false") if isinstance(val, bool) else str(val))
+        return out
+
     def string(self, key: str, default: str = "") -> str:
         v = self.raw(key, None)
         if v is None:

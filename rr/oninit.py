@@ -29,7 +29,7 @@ async def run(server: Section) -> None:
     timeout = section.duration("exec_timeout", 60.0) or 60.0
     # on_init.env goes in *before* the server's environment: an identical key already in
     # the OS environment wins (RoadRunner's order)
-    env = {str(k).upper(): str(v) for k, v in section.section("env").items()}
+    env = section.env_map("env")
     env.update(os.environ)
     kwargs: dict[str, object] = {}
     if section.string("user"):

@@ -164,8 +164,13 @@ class JobsPlugin:
         if self._refresher is not None:
             self._refresher.cancel()
         if self.dispatcher is not None:
-            await self.dispatcher.stop(max(0.1, min(self.cfg.timeout,
-                                                    deadline - loop.time() - 0.2)))
+            # running jobs get the pool's destroy_timeout (within the stop deadline); a
+            # cancelled one goes back to its driver, and its wedged worker is killed by the
+            # destroy below
+            grace = min(self.cfg.timeout, deadline - loop.time() - 0.2)
+            if self._pool is not None:
+                grace = min(grace, self._pool.cfg.destroy_timeout)
+            await self.dispatcher.stop(max(0.1, grace))
         # stop pulling, so that released jobs stay in their drivers
         await self._pause_all(lambda pipe: True)
         # jobs queued but never started go back to their drivers
@@ -196,7 +201,7 @@ class JobsPlugin:
         self._watchers.clear()
         if self._pool is not None:
             try:
-                await self._pool.destroy()
+                await self._pool.destroy(timeout=0)  # the dispatcher waited already
             except Exception as e:  # noqa: BLE001
                 self.log.error("jobs: pool destroy failed: %s", e)
 

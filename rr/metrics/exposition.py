@@ -4,7 +4,8 @@ prometheus-client renames every counter to ``<name>_total`` and adds ``_created`
 series; RoadRunner (Go client) exposes a counter under exactly the name it was declared
 with and has no ``_created`` series. Dashboards built for RoadRunner query those exact
 names, so the endpoint renders the registry itself: a counter whose samples carry the
-family name verbatim (the user collectors of ``rr.metrics.user``) keeps it, the
+family name verbatim or that is marked ``verbatim`` (the user collectors of
+``rr.metrics.user``, also before their first sample) keeps it, the
 prometheus-client ones keep their ``_total`` form, and ``_created`` samples are dropped.
 """
 
@@ -38,7 +39,8 @@ def render(registry: Collector) -> bytes:
         seen.add(metric.name)
         name = metric.name
         kind = _TYPES.get(metric.type, metric.type)
-        if metric.type == "counter" and not any(s.name == name for s in metric.samples):
+        if (metric.type == "counter" and not getattr(metric, "verbatim", False)
+                and not any(s.name == name for s in metric.samples)):
             name += "_total"
         elif metric.type == "info":
             name += "_info"

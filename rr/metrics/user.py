@@ -36,6 +36,13 @@ _METHODS = {"counter": {"Add"}, "gauge": {"Add", "Sub", "Set"},
             "histogram": {"Observe"}, "summary": {"Observe"}}
 
 
+class VerbatimMetric(Metric):
+    """A family exposed under exactly its declared name, like the Go client does, also
+    while it has no sample yet (a labelled collector before its first update)."""
+
+    verbatim = True
+
+
 @dataclass
 class Spec:
     """A collector declaration (config ``collect.<name>`` or RPC ``collector``)."""
@@ -152,7 +159,7 @@ class UserCollector:
     # exposition -----------------------------------------------------------------------
     def metric(self) -> Metric:
         kind = self.spec.type
-        metric = Metric(self.fq_name, self.spec.help or self.fq_name, kind)
+        metric = VerbatimMetric(self.fq_name, self.spec.help or self.fq_name, kind)
         with self._lock:
             items = list(self._series.items())
             if not self.spec.labels and not items:

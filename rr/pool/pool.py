@@ -34,12 +34,21 @@ from rr.pool.errors import (
 from rr.pool.payload import Payload
 from rr.pool.spawn import spawn
 from rr.pool.state import WorkerState
-from rr.pool.worker import PONG, STREAM_STOP, Worker
+from rr.pool.worker import (
+    PID_REQUEST,
+    PONG,
+    STOP_REQUEST,
+    STREAM_STOP,
+    Worker,
+    is_stop_request,
+)
 
-STOP_REQUEST = b'{"stop":true}'
 # a request that keeps making workers ask for replacement is not retried forever
 MAX_STOP_RETRIES = 10
 MAX_BACKOFF = 30.0
+#: a worker that exits on its own (not killed by a request) this soon after its spawn
+#: counts as a failed start for its slot's back-off
+EARLY_EXIT = 2.0
 
 
 class _StopRequested(Exception):
@@ -77,7 +86,6 @@ class Pool:
         self._started = False
         self._generation = 0
         self._spawning = 0
-        self._backoff = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -135,6 +143,10 @@ class Pool:
                 await asyncio.wait_for(self._changed.wait(), 0.1)
         workers = list(self.workers_set)
         for w in workers:
+            if w.busy:
+                # still working after destroy_timeout: it would not read a stop command
+                # before its request ends, so the stop grace would only add to shutdown
+                w.kill()
             w.state = WorkerState.DESTROYED
         self._idle.clear()
         await asyncio.gather(*(w.stop(self.cfg.stop_grace) for w in workers),
@@ -247,6 +259,8 @@ class Pool:
         w.state = WorkerState.WORKING
         w.last_used = time.monotonic()
         w.begin()
+        if w.stop_signalled or w.out_of_step:
+            await self._prepare(w)
         try:
             w.send(fr.encode_payload(payload.context, payload.body, payload.flags))
         except WorkerError:
@@ -255,8 +269,103 @@ class Pool:
         w.num_execs += 1
         return await self._read(w)
 
+    async def _prepare(self, w: Worker) -> None:
+        """Before a request: a worker that asked to stop takes none, one that sent stray
+        frames is brought back in step first. Either way the request was not sent, so a
+        failure here retries it on another worker."""
+        if not w.stop_signalled:
+            try:
+                strays = await self._resync(w)
+            except (WorkerError, ExecTTLError):
+                raise _StopRequested() from None  # _recv retired the worker
+            for f in strays:
+                self._log_stray(w, f)
+            if not w.stop_signalled and not any(f.byte10 & fr.STREAM for f in strays):
+                return
+        self._retire(w, WorkerState.INVALID)
+        raise _StopRequested()
+
+    async def _resync(self, w: Worker) -> list[Frame]:
+        """Send a CONTROL pid request and read up to its answer (spec §3: PHP answers it
+        in order). Every frame before the answer was written before the worker read the
+        request; after it the worker is in step. Stops early at a stream (its answer then
+        comes after the stream) or a stop request (no answer will come)."""
+        w.out_of_step = False
+        w.pid_acks += 1
+        try:
+            w.send(PID_REQUEST)
+        except WorkerError:
+            self._retire(w, WorkerState.ERRORED, kill=True)
+            raise
+        frames: list[Frame] = []
+        while True:
+            f = await self._recv(w)
+            if f.flags & fr.CONTROL:
+                w.pid_acks -= 1
+                if not w.pid_acks:
+                    return frames
+                continue
+            frames.append(f)
+            if is_stop_request(f):
+                w.stop_signalled = True
+                return frames
+            if f.byte10 & fr.STREAM:
+                return frames
+
+    async def _true_reply(self, w: Worker, f: Frame) -> Frame:
+        """An ERROR or CONTROL frame where a reply was expected.
+
+        A pid answer left over from a resync is skipped. An ERROR frame may be the stray
+        second frame of the previous request (the SDK README's respond-then-error) or
+        this request's own error: resync, and a data frame before the pid answer is this
+        request's real reply; with none, the error was its own."""
+        while f.flags & fr.CONTROL and not f.flags & fr.ERROR and w.pid_acks:
+            w.pid_acks -= 1
+            f = await self._recv(w)
+        if not f.flags & fr.ERROR:
+            return f
+        frames = await self._resync(w)
+        for g in frames:
+            if not g.flags & fr.ERROR:
+                self._log_stray(w, f)
+                return g
+        return frames[-1] if frames else f
+
+    def _log_stray(self, w: Worker, f: Frame) -> None:
+        if f.flags & fr.ERROR:
+            # still the app's own report of a failure: log it as RoadRunner would have
+            self.log.warning("soft worker error", extra={"fields": {
+                "pid": w.pid, "message": f.payload.decode("utf-8", "replace"),
+                "stray": True}})
+            return
+        self.log.warning("stray frame from the worker discarded",
+                         extra={"fields": {"pid": w.pid, "pool": self.name, "flags": f.flags,
+                                           "size": len(f.payload)}})
+
+    def _on_stray(self, w: Worker, f: Frame) -> None:
+        """A frame outside any request. The reference server keeps it for the next
+        request (spec §4.3), which then gets another request's answer; rr marks the
+        worker out of step so that it is resynced before its next request."""
+        if f.flags & fr.CONTROL and w.pid_acks:
+            w.pid_acks -= 1  # the late answer of a resync that returned early
+            return
+        if is_stop_request(f):
+            w.stop_signalled = True
+            if w in self._idle:
+                self._retire(w, WorkerState.INVALID)
+            return
+        w.out_of_step = True
+        self._log_stray(w, f)
+
     async def _read(self, w: Worker) -> Payload:
         """Read one reply frame with exec_ttl; classify it (spec §4.2)."""
+        f = await self._recv(w)
+        if f.flags & (fr.ERROR | fr.CONTROL):
+            f = await self._true_reply(w, f)
+        return self._classify(w, f)
+
+    async def _recv(self, w: Worker) -> Frame:
+        """The next frame with exec_ttl; a dead or timed-out worker is retired."""
         fut = w.recv()
         ttl = self._exec_ttl
         handle = None
@@ -289,12 +398,16 @@ class Pool:
             self._on_exec_ttl(w)
             raise
         except WorkerError as e:
+            if w.stop_signalled:
+                # it asked to stop and exited before reading the request: run it elsewhere
+                self._retire(w, WorkerState.INVALID, kill=True)
+                raise _StopRequested() from None
             self._on_broken(w, e)
             raise
         finally:
             if handle is not None:
                 handle.cancel()
-        return self._classify(w, f)
+        return f
 
     def _on_exec_ttl(self, w: Worker) -> None:
         self.log.warning("worker stopped, and will be restarted",
@@ -343,8 +456,18 @@ class Pool:
             if w.state == WorkerState.WORKING:
                 self._retire(w, WorkerState.ERRORED, kill=True)
             return
+        frame = f.result()
+        if w.pid_acks:
+            w.out_of_step = True  # abandoned in the middle of a resync
+        if frame.flags & (fr.ERROR | fr.CONTROL):
+            # no resync from a callback: whatever it was, the next request resyncs first
+            if frame.flags & fr.CONTROL and w.pid_acks:
+                w.pid_acks -= 1
+            w.out_of_step = True
+            self._done(w)
+            return
         try:
-            reply = self._classify(w, f.result())
+            reply = self._classify(w, frame)
         except (_StopRequested, PoolError):
             return  # _classify already released or retired the worker
         if reply.stream:
@@ -427,7 +550,7 @@ class Pool:
                            extra={"fields": {"pid": w.pid, "pool": self.name}})
             self._retire(w, WorkerState.MAX_JOBS_REACHED)
             return
-        if w.retire or w.state == WorkerState.INVALID:
+        if w.retire or w.state == WorkerState.INVALID or w.stop_signalled:
             self._retire(w, WorkerState.INVALID)
             return
         if self._stopped:
@@ -438,24 +561,24 @@ class Pool:
 
     # -- retirement and replacement ------------------------------------------------------------
     def _retire(self, w: Worker, state: WorkerState, kill: bool = False,
-                replace: bool = True) -> None:
-        """Take a worker out of service, stop it, and (unless stopping) replace it."""
+                replace: bool = True, delay: float = 0.0) -> None:
+        """Take a worker out of service, stop it, and (unless stopping) replace it,
+        after ``delay`` seconds (the back-off of a slot whose workers fail to start)."""
         if w not in self.workers_set and w.state in (WorkerState.STOPPING,
                                                       WorkerState.STOPPED,
                                                       WorkerState.DESTROYED):
             return
-        w.end()
-        w.state = state
         self.workers_set.discard(w)
         with contextlib.suppress(ValueError):
             self._idle.remove(w)
+        w.end()  # out of the idle queue first: stray frames it flushes see a retired worker
+        w.state = state
         self._changed.set()
         if kill:
             w.kill()
         self._bg(self._stop_worker(w))
         if replace and not self._stopped and not self.cfg.debug:
-            self._bg(self._replace(short_lived=time.monotonic() - w.created < 2.0
-                                   and state == WorkerState.ERRORED))
+            self._bg(self._replace(delay))
 
     async def _stop_worker(self, w: Worker) -> None:
         keep = w.state
@@ -463,38 +586,30 @@ class Pool:
         if keep != WorkerState.DESTROYED:
             w.state = WorkerState.STOPPED
 
-    async def _replace(self, short_lived: bool = False) -> None:
-        """Spawn a replacement, backing off while spawns (or young workers) keep failing."""
-        if short_lived:
-            self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
+    async def _replace(self, delay: float = 0.0) -> None:
+        """Spawn a replacement for one pool slot. A worker that died after a good
+        handshake is replaced at once; only a slot whose spawns fail (a crash loop at
+        boot) backs off, doubling up to MAX_BACKOFF, and never the other slots."""
         while not self._stopped:
-            if self._backoff:
-                await asyncio.sleep(self._backoff)
+            if delay:
+                await asyncio.sleep(delay)
             if self._stopped or len(self.workers_set) + self._spawning >= self.target:
                 return
             try:
                 w = await self._spawn()
             except PoolError as e:
-                self._backoff = min(MAX_BACKOFF, max(1.0, self._backoff * 2))
+                delay = min(MAX_BACKOFF, max(1.0, delay * 2))
                 self.log.error("failed to allocate a replacement worker; retrying",
                                extra={"fields": {"pool": self.name, "error": str(e),
-                                                 "retry_in": f"{self._backoff:.1f}s"}})
+                                                 "retry_in": f"{delay:.1f}s"}})
                 continue
             if self._stopped:
                 w.state = WorkerState.DESTROYED
                 await w.stop(self.cfg.stop_grace)
                 return
-            if not short_lived:
-                self._backoff = 0.0
-            else:
-                self._bg(self._reset_backoff_later(w))
+            w.slot_backoff = delay
             self._release(w)
             return
-
-    async def _reset_backoff_later(self, w: Worker) -> None:
-        await asyncio.sleep(5)
-        if w.alive:
-            self._backoff = 0.0
 
     async def _spawn(self) -> Worker:
         self._spawning += 1
@@ -507,6 +622,7 @@ class Pool:
         if self.cfg.max_jobs:
             w.max_jobs = self.cfg.max_jobs + self.cfg.max_jobs * random.randint(0, 14) // 100
         w.state = WorkerState.READY
+        w.on_stray = self._on_stray
         self._bg(self._watch_exit(w))
         return w
 
@@ -518,7 +634,10 @@ class Pool:
                                                                 "pool": self.name}})
             if w.state == WorkerState.WORKING:
                 return  # the in-flight request sees the error and retires it
-            self._retire(w, WorkerState.ERRORED)
+            # exiting on its own right after the start looks like a boot crash loop
+            early = time.monotonic() - w.created < EARLY_EXIT and not w.stop_signalled
+            delay = min(MAX_BACKOFF, max(0.5, w.slot_backoff * 2)) if early else 0.0
+            self._retire(w, WorkerState.ERRORED, delay=delay)
 
     def _bg(self, coro: Any) -> None:
         t = asyncio.get_running_loop().create_task(coro)
@@ -715,6 +834,9 @@ class _Frames:
                 if left <= 0:
                     raise TimeoutError
                 f = await asyncio.wait_for(w.recv(), left)
+                if f.flags & fr.CONTROL and w.pid_acks:
+                    w.pid_acks -= 1  # a resync's answer: the stream is still going
+                    continue
                 if f.byte10 & fr.PING:
                     w.send(PONG)
                 if not f.byte10 & fr.STREAM:

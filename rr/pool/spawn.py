@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import subprocess
-from typing import Any, cast
+from typing import Any
 
 from rr.goridge.frame import CONTROL, FrameError, FrameParser
 from rr.goridge.rpc import parse_address
@@ -61,7 +61,8 @@ class SocketRelay:
         self.address = address
         self.log = logger
         self.server: asyncio.AbstractServer | None = None
-        self.waiting: dict[int, asyncio.Future[tuple[asyncio.Transport, _SocketProtocol]]] = {}
+        self.waiting: dict[int, asyncio.Future[tuple[Any, _SocketProtocol]]] = {}
+        self.path = ""  # the unix socket file, removed when the last user is gone
         self.users = 0
 
     @classmethod
@@ -74,13 +75,22 @@ class SocketRelay:
         relay.users += 1
         return relay
 
-    async def release(self) -> None:
+    def release_now(self) -> None:
+        """Synchronous, so that a worker's close callback frees the listener (and the
+        unix socket file) even when the loop ends right after the pool is destroyed."""
         self.users -= 1
-        if self.users <= 0:
+        if self.users <= 0 and SocketRelay._instances.get(self.address) is self:
             SocketRelay._instances.pop(self.address, None)
             if self.server is not None:
                 self.server.close()
-                await self.server.wait_closed()
+            if self.path:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+
+    async def release(self) -> None:
+        self.release_now()
+        if self.users <= 0 and self.server is not None:
+            await self.server.wait_closed()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,13 +98,14 @@ class SocketRelay:
         if family == getattr(__import__("socket"), "AF_UNIX", None):
             if os.path.exists(addr):
                 os.unlink(addr)
+            self.path = addr
             self.server = await loop.create_unix_server(lambda: _SocketProtocol(self), addr)
         else:
             host, port = addr
             self.server = await loop.create_server(lambda: _SocketProtocol(self), host, port,
                                                    reuse_address=True)
 
-    def expect(self, pid: int) -> asyncio.Future[tuple[asyncio.Transport, _SocketProtocol]]:
+    def expect(self, pid: int) -> asyncio.Future[tuple[Any, _SocketProtocol]]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.waiting[pid] = fut
         return fut
@@ -107,17 +118,16 @@ class _SocketProtocol(asyncio.Protocol):
         self.relay = relay
         self.worker: Worker | None = None
         self.parser = FrameParser()
-        self.transport: asyncio.Transport | None = None
+        # uvloop's transports are not asyncio.Transport subclasses: only write/close are used
+        self.transport: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         import json
 
         from rr.goridge import frame as fr
 
-        # uvloop's transports implement asyncio.Transport without subclassing it: an
-        # isinstance check here failed every socket relay under `rr serve`
-        self.transport = transport = cast(asyncio.Transport, transport)
-        transport.write(fr.encode(json.dumps({"pid": os.getpid()}).encode(),
+        self.transport = transport
+        self.transport.write(fr.encode(json.dumps({"pid": os.getpid()}).encode(),
                                   fr.CONTROL | fr.CODEC_JSON))
 
     def data_received(self, data: bytes) -> None:
@@ -172,6 +182,53 @@ def _drop_privileges(user: str) -> Any:
     return demote
 
 
+class _ReadPipe(asyncio.Protocol):
+    """The parent end of the worker's stdout pipe."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def data_received(self, data: bytes) -> None:
+        self.worker.on_data(data)
+
+    def eof_received(self) -> bool | None:
+        self.worker.on_eof()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.on_eof()
+
+
+async def _connect_pipes(worker: Worker, stdin_w: int, stdout_r: int) -> Channel:
+    """Frames over real OS pipes. uvloop gives a child socketpairs for PIPE, and PHP
+    applies default_socket_timeout (60 s) to a socket stdin: an idle worker's blocking
+    read then fails ("Unable to read frame header") and the SDK loop answers a stray
+    400 or dies. RoadRunner gives its workers pipes, so does rr, on every loop."""
+    loop = asyncio.get_running_loop()
+    rfile, wfile = os.fdopen(stdout_r, "rb", buffering=0), os.fdopen(stdin_w, "wb", buffering=0)
+    try:
+        reader, _ = await loop.connect_read_pipe(lambda: _ReadPipe(worker), rfile)
+    except BaseException:
+        rfile.close()
+        wfile.close()
+        raise
+    try:
+        writer, _ = await loop.connect_write_pipe(asyncio.Protocol, wfile)
+    except BaseException:
+        reader.close()
+        wfile.close()
+        raise
+    proc = worker._transport
+
+    def close() -> None:
+        writer.close()
+        reader.close()
+        if proc is not None:
+            proc.close()
+
+    return Channel(writer.write, close)
+
+
 async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
                 logger: logging.Logger, timeout: float) -> Worker:
     """Start one worker and complete its pid handshake within ``timeout`` seconds."""
@@ -181,9 +238,13 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
     if user:
         kwargs["preexec_fn"] = _drop_privileges(user)
     socket_relay: SocketRelay | None = None
+    pipes: tuple[int, int, int, int] | None = None  # child stdin, ours, ours, child stdout
     if relay in ("", "pipes"):
-        stdin: Any = subprocess.PIPE
-        stdout: Any = subprocess.PIPE
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        pipes = (stdin_r, stdin_w, stdout_r, stdout_w)
+        stdin: Any = stdin_r
+        stdout: Any = stdout_w
     else:
         if "://" not in relay or relay.startswith("tcp://:"):
             raise WorkerError("invalid DSN (tcp://:6001, unix://file.sock)")
@@ -194,25 +255,38 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
         transport, proto = await loop.subprocess_exec(
             _PipeProtocol, *command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
             **kwargs)
-    except (OSError, ValueError) as e:
+    except BaseException as e:  # also a cancelled start: nothing may leak
+        if pipes is not None:
+            os.close(pipes[1])  # ours; the child's ends are closed below
+            os.close(pipes[2])
         if socket_relay is not None:
             await socket_relay.release()
+        if not isinstance(e, (OSError, ValueError)):
+            raise
         raise WorkerError(f"failed to spawn a worker: {command[0]}: {e}") from e
+    finally:
+        if pipes is not None:
+            # the child's ends: ours would keep the pipe open after the child exits
+            with contextlib.suppress(OSError):
+                os.close(pipes[0])
+            with contextlib.suppress(OSError):
+                os.close(pipes[3])
     pid = transport.get_pid()
     worker = Worker(pid, command, logger)
     worker._transport = transport
     proto.worker = worker
-    for fd, data in proto.early:
-        (worker.on_data if fd == 1 else worker.on_stderr)(data)
+    for _fd, data in proto.early:
+        worker.on_stderr(data)
     if proto.exited:
         worker.on_exit(transport.get_returncode())
 
     try:
-        if socket_relay is None:
-            pipe: Any = transport.get_pipe_transport(0)
-            worker.channel = Channel(pipe.write, transport.close)
+        if pipes is not None:
+            ours, pipes = (pipes[1], pipes[2]), None  # _connect_pipes owns them now
+            worker.channel = await _connect_pipes(worker, *ours)
             await asyncio.wait_for(worker.handshake(), timeout)
         else:
+            assert socket_relay is not None
             fut = socket_relay.expect(pid)
             waitables: set[asyncio.Future[Any]] = {fut, worker.exited}
             done, _ = await asyncio.wait(waitables, timeout=timeout,
@@ -226,10 +300,15 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
             sproto.worker = worker
             relay_ref = socket_relay
 
+            released = False
+
             def close() -> None:
+                nonlocal released
                 sock_transport.close()
                 transport.close()
-                asyncio.get_running_loop().create_task(relay_ref.release())
+                if not released:  # a worker's channel may be closed more than once
+                    released = True
+                    relay_ref.release_now()
 
             worker.channel = Channel(sock_transport.write, close)
             socket_relay = None  # owned by the worker's channel now
@@ -237,6 +316,8 @@ async def spawn(command: list[str], env: dict[str, str], relay: str, user: str,
         worker.kill()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(worker.exited), 2)
+        if worker.channel is not None:
+            worker.channel.close()
         transport.close()
         if socket_relay is not None:
             await socket_relay.release()

@@ -1,9 +1,10 @@
 """One PHP worker process and its frame channel (spec/worker-protocol.md).
 
 Frames are parsed in the protocol callbacks (no StreamReader on the hot path) and handed
-to whoever awaits the reply; a frame that arrives while no request is in flight is a
-stray frame (e.g. the SDK README's "respond then error()" pattern) and is dropped, so it
-can never become the reply to the next request.
+to whoever awaits the reply. A frame that arrives while no request is in flight is a
+stray frame (e.g. the SDK README's "respond then error()" pattern): it goes to
+``on_stray`` (the pool), which marks the worker out of step so that it is brought back in
+step (a pid round trip) before its next request; it never becomes another request's reply.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ from rr.pool.errors import WorkerError
 from rr.pool.state import WorkerState
 
 STOP_COMMAND = fr.encode(b'{"stop":true}', fr.CONTROL | fr.CODEC_JSON)
+STOP_REQUEST = b'{"stop":true}'
+#: a CONTROL pid request in the middle of the session: PHP answers it in order, after
+#: every frame it already wrote (spec/php-sdk-observed.md: the handshake may be repeated)
+PID_REQUEST = fr.encode(json.dumps({"pid": os.getpid()}).encode(), fr.CONTROL | fr.CODEC_JSON)
 PONG = fr.encode(b"", 0, (), fr.PONG)
 STREAM_STOP = fr.encode(b"", 0, (), fr.STOP)
 STDERR_KEEP = 8192
+EXIT_GRACE = 0.2
 
 
 class Channel:
@@ -62,6 +68,15 @@ class Worker:
         self._broken: BaseException | None = None
         self._stderr_tail = bytearray()
         self._transport: asyncio.SubprocessTransport | None = None
+        #: frames from a past request may still come: resync before the next request
+        self.out_of_step = False
+        #: the worker sent {"stop":true} (worker-initiated stop): it takes no more work
+        self.stop_signalled = False
+        #: pid answers still to come for resyncs that did not wait for them
+        self.pid_acks = 0
+        #: the back-off its pool slot needed before this worker started
+        self.slot_backoff = 0.0
+        self.on_stray: Callable[[Worker, Frame], None] = _ignore_stray
 
     # -- I/O callbacks -------------------------------------------------------------
     def on_data(self, data: bytes) -> None:
@@ -96,9 +111,7 @@ class Worker:
                 self.log.debug("frame from a stopping worker discarded",
                                extra={"fields": {"pid": self.pid, "size": len(f.payload)}})
             else:
-                self.log.warning("stray frame from an idle worker discarded",
-                                 extra={"fields": {"pid": self.pid, "flags": f.flags,
-                                                   "size": len(f.payload)}})
+                self.on_stray(self, f)
 
     def on_stderr(self, data: bytes) -> None:
         self._stderr_tail += data
@@ -109,12 +122,19 @@ class Worker:
             self.log.info(text, extra={"fields": {"pid": self.pid}})
 
     def on_eof(self) -> None:
-        self.fail(WorkerError("worker process closed its relay (EOF)"))
+        if self.exited.done():
+            self.fail(WorkerError(f"worker process exited with code {self.exited.result()}"))
+        else:
+            self.fail(WorkerError("worker process closed its relay (EOF)"))
 
     def on_exit(self, code: int | None) -> None:
         if not self.exited.done():
             self.exited.set_result(code)
-        self.fail(WorkerError(f"worker process exited with code {code}"))
+        # what it wrote before exiting (a PHP "Could not open input file" on stdout, a
+        # last frame) is still in the pipe: fail on the relay's EOF, which follows, or
+        # shortly, when a child process of the worker holds the relay open
+        self._loop.call_later(EXIT_GRACE, self.fail,
+                              WorkerError(f"worker process exited with code {code}"))
 
     def fail(self, exc: BaseException) -> None:
         if self._broken is None:
@@ -161,11 +181,12 @@ class Worker:
         self._in_flight = True
 
     def end(self) -> None:
+        """The request is settled: frames already read past its reply are strays."""
         self._in_flight = False
         if self._pending:
-            self.log.warning("stray frame after the reply discarded",
-                             extra={"fields": {"pid": self.pid, "frames": len(self._pending)}})
-            self._pending.clear()
+            frames, self._pending = self._pending, []
+            for f in frames:
+                self.on_stray(self, f)
 
     async def handshake(self) -> None:
         """pid handshake (§3): CONTROL|JSON {"pid": <ours>} -> CONTROL {"pid": <theirs>}."""
@@ -226,6 +247,16 @@ class Worker:
             "command": "",
             "statusStr": self.state.label,
         }
+
+
+def is_stop_request(f: Frame) -> bool:
+    """A worker-initiated stop (F6): a data frame whose context is {"stop":true}."""
+    return (not f.flags & (fr.CONTROL | fr.ERROR) and not f.byte10 & fr.STREAM
+            and f.options == (len(STOP_REQUEST),) and f.payload == STOP_REQUEST)
+
+
+def _ignore_stray(w: Worker, f: Frame) -> None:
+    w.out_of_step = True
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

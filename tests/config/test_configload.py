@@ -355,3 +355,17 @@ def test_rpc_null_section_is_not_set(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, 'version: "3"\nrpc:\nstatus: {}\n'), [])
     assert not cfg.has("rpc")
     assert cfg.has("status")
+
+
+def test_env_lists_of_maps_merge_like_mapstructure() -> None:
+    from rr.config import Section
+
+    s = Section({"env": [{"a": "1", "b": "x"}, {"b": "2", "c": None, "d": True}],
+                 "plain": {"k": 5}, "bad": ["no"], "nested": {"k": {"x": 1}}}, "server")
+    assert s.env_map("env") == {"A": "1", "B": "2", "C": "", "D": "true"}
+    assert s.env_map("plain") == {"K": "5"}
+    assert s.env_map("missing") == {}
+    with pytest.raises(ConfigError, match="server.bad: expected a mapping or a list of mappings"):
+        s.env_map("bad")
+    with pytest.raises(ConfigError, match="server.nested.k: expected a string"):
+        s.env_map("nested")

@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rr.pool.config import PoolConfig
 from rr.pool.payload import Payload
 
 Handler = Callable[[dict[str, Any], bytes], Awaitable[bytes]]
@@ -21,6 +22,7 @@ class FakePool:
         self.flags: list[int] = []
         self.started = False
         self.destroyed = False
+        self.cfg = PoolConfig()
 
     async def start(self) -> None:
         self.started = True
@@ -32,7 +34,7 @@ class FakePool:
         body = await self.handler(ctx, p.body)
         return Payload(b"", body)
 
-    async def destroy(self) -> None:
+    async def destroy(self, timeout: float | None = None) -> None:
         self.destroyed = True
 
     async def reset(self) -> None:

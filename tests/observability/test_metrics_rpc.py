@@ -182,3 +182,17 @@ def test_busy_address_fails_startup(tmp_path: Path) -> None:
         res = run_cli("serve", "-c", str(cfg), cwd=tmp_path, timeout=30)
     assert res.returncode == 1
     assert f"listen tcp 127.0.0.1:{port}" in res.stdout + res.stderr
+
+
+def test_declared_counter_keeps_its_name_before_the_first_sample(
+        served: tuple[RPCClient, str]) -> None:
+    rpc, url = served
+    name = f"orders_{uuid.uuid4().hex[:8]}_total"
+    assert rpc.call("metrics.Declare", {"name": name, "collector": {
+        "type": "counter", "help": "orders", "labels": ["shop"]}}) is True
+    text = scrape(url)
+    assert f"# HELP {name} orders\n# TYPE {name} counter\n" in text
+    assert f"{name}_total" not in text
+    assert rpc.call("metrics.Add", {"name": name, "value": 2, "labels": ["x"]}) is True
+    text = scrape(url)
+    assert f"# TYPE {name} counter\n{name}{{shop=\"x\"}} 2.0\n" in text

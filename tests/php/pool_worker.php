@@ -1,6 +1,7 @@
 <?php
 // Self-contained goridge worker for pool tests. The request body is a command:
 // echo:<x> | crash | error:<msg> | sleep:<ms> | stop | garbage | mem:<MiB> | stray | stream:<n> | pid
+// rte:<x> (respond <x>, then an error frame) | etr:<x> (an error frame, then respond <x>)
 declare(strict_types=1);
 
 function frame(string $payload, int $flags = 0, array $options = [], int $b10 = 0): string {
@@ -54,6 +55,8 @@ while (true) {
         case 'garbage': fwrite(STDOUT, "Hello, this is not a frame at all!"); fflush(STDOUT); break;
         case 'mem': $hog[] = str_repeat('x', (int)$arg * 1024 * 1024); respond('', 'grown'); break;
         case 'stray': respond('', 'first'); send(frame('late error', 0x40)); break;
+        case 'rte': respond('', $arg); send(frame("failed $arg", 0x40)); break;
+        case 'etr': send(frame("failed $arg", 0x40)); respond('', $arg); break;
         case 'stream':
             $n = (int)$arg;
             for ($i = 0; $i < $n; $i++) { respond($i === 0 ? '{"s":1}' : '', "chunk$i;", 0x01); usleep(20000); }

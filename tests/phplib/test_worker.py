@@ -141,3 +141,35 @@ def _php_eval(code: str) -> str:
     res = subprocess.run(["php", "-r", f"require '{ROOT}/php/autoload.php'; {code}"],
                          capture_output=True, text=True, timeout=30, check=True)
     return res.stdout
+
+
+def test_idle_worker_on_a_socketpair_outlives_default_socket_timeout() -> None:
+    """A server that gives its workers socketpairs (uvloop's PIPE) must not see an idle
+    RR\\Worker die after default_socket_timeout."""
+    import socket
+    import subprocess
+
+    from tests.helpers import PHP_FIXTURES
+
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(["php", "-d", "default_socket_timeout=1",
+                             str(PHP_FIXTURES / "phplib_worker.php")],
+                            stdin=theirs, stdout=theirs, stderr=subprocess.PIPE)
+    theirs.close()
+    try:
+        time.sleep(2.5)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        ours.settimeout(15)
+        ours.sendall(fr.encode(b'{"pid":1}', fr.CONTROL | fr.CODEC_JSON)
+                     + fr.encode_payload(b"", b"still"))
+        parser, frames = fr.FrameParser(), []
+        while len(frames) < 2:
+            data = ours.recv(65536)
+            assert data, "worker closed its relay"
+            frames.extend(parser.feed(data))
+        assert frames[0].flags & fr.CONTROL
+        assert split_payload(frames[1]) == (b"", b"echo:still")
+    finally:
+        proc.kill()
+        proc.wait(10)
+        ours.close()

@@ -10,6 +10,10 @@ namespace RR\Goridge;
  * The header is read with ONE fread of 12 bytes, as the SDK does: a server that splits
  * a header across two writes breaks real workers, and tests rely on this library to
  * show the same failure. Each frame is written with ONE fwrite call.
+ *
+ * A socket on stdin (a server that hands its workers socketpairs) is a PHP socket
+ * stream, and default_socket_timeout (60 s) would end an idle worker's blocking read;
+ * the relay lifts that timeout and keeps waiting, as on a pipe.
  */
 final class StreamRelay extends Relay
 {
@@ -22,11 +26,16 @@ final class StreamRelay extends Relay
         if (!\is_resource($in) || !\is_resource($out)) {
             throw new \InvalidArgumentException('expected stream resources');
         }
+        // false (and harmless) for pipes and files, which have no read timeout
+        @\stream_set_timeout($in, 86400 * 365);
     }
 
     public function waitFrame(): Frame
     {
         $header = \fread($this->in, Frame::HEADER_SIZE);
+        while ($header === '' && $this->timedOut()) {
+            $header = \fread($this->in, Frame::HEADER_SIZE);
+        }
         if ($header === false || \strlen($header) !== Frame::HEADER_SIZE) {
             throw new HeaderException('Unable to read frame header: Incorrect header size');
         }
@@ -44,6 +53,11 @@ final class StreamRelay extends Relay
             $rest .= $chunk;
         }
         return Frame::fromParts($decoded, $rest);
+    }
+
+    private function timedOut(): bool
+    {
+        return (bool)(\stream_get_meta_data($this->in)['timed_out'] ?? false) && !\feof($this->in);
     }
 
     public function send(Frame $frame): void
