@@ -739,8 +739,16 @@ class Pool:
                     reason = WorkerState.IDLE_TTL_REACHED
                 if reason is None:
                     continue
-                self.log.debug("supervisor: worker limit reached",
-                               extra={"fields": {"pid": w.pid, "reason": reason.label}})
+                fields = {"pid": w.pid, "reason": reason.label, "pool": self.name}
+                if reason == WorkerState.MAX_MEMORY_REACHED:
+                    # a planned retirement (the app's memory grows as PHP apps' do), not
+                    # a fault: operators see it without it reading as an error
+                    fields["max_worker_memory_mb"] = sup.max_worker_memory
+                    self.log.info("worker reached its memory limit, and will be replaced",
+                                  extra={"fields": fields})
+                else:
+                    self.log.debug("supervisor: worker limit reached",
+                                   extra={"fields": fields})
                 if idle:
                     self._retire(w, reason)
                 else:

@@ -123,7 +123,8 @@ async def test_max_jobs_rotation() -> None:
         await p.destroy()
 
 
-async def test_max_worker_memory_restart() -> None:
+async def test_max_worker_memory_restart(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     p = make_pool(num_workers=1, supervisor=SupervisorConfig(watch_tick=0.2,
                                                              max_worker_memory=40))
     await p.start()
@@ -136,6 +137,9 @@ async def test_max_worker_memory_restart() -> None:
                 break
         assert pid not in await pids(p)
         assert int((await run(p, "pid")).body) != pid
+        retired = [r for r in caplog.records if "memory limit" in r.getMessage()]
+        assert retired and retired[0].levelname == "INFO"
+        assert retired[0].fields["pid"] == pid  # type: ignore[attr-defined]
     finally:
         await p.destroy()
 
