@@ -233,9 +233,21 @@ class JobsPlugin:
         self.log.info("jobs: running the backlog before stopping",
                       extra={"fields": {"jobs": left,
                                         "seconds": round(max(0.0, until - loop.time()), 1)}})
+        # A backlog that has not shrunk for the pool's destroy_timeout is held by wedged
+        # workers: the drain ends there, so the stop below gives running jobs that same
+        # timeout and kills what still hangs, instead of spending the whole grace period.
+        stall = self._pool.cfg.destroy_timeout if self._pool is not None else until
+        progress_at = loop.time()
         while left and loop.time() < until:
             await asyncio.sleep(0.05)
-            left = self._backlog(until)
+            now_left = self._backlog(until)
+            if now_left < left:
+                progress_at = loop.time()
+            left = now_left
+            if left and loop.time() - progress_at >= stall:
+                self.log.warning("jobs: no job finished for %.0fs, the backlog drain ends",
+                                 stall, extra={"fields": {"jobs": left}})
+                break
 
     async def _refresh_states(self) -> None:
         """Keeps the pipeline states that the synchronous /ready check reads."""
