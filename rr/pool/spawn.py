@@ -64,6 +64,7 @@ class SocketRelay:
         self.waiting: dict[int, asyncio.Future[tuple[Any, _SocketProtocol]]] = {}
         self.path = ""  # the unix socket file, removed when the last user is gone
         self.users = 0
+        self.listening: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @classmethod
     async def get(cls, address: str, logger: logging.Logger) -> SocketRelay:
@@ -71,7 +72,19 @@ class SocketRelay:
         if relay is None:
             relay = cls(address, logger)
             cls._instances[address] = relay
-            await relay.start()
+            try:
+                await relay.start()
+            except BaseException as e:
+                cls._instances.pop(address, None)
+                relay.listening.set_exception(
+                    OSError(f"relay {address} did not start: {e or type(e).__name__}"))
+                relay.listening.exception()  # retrieved: the waiters below re-raise it
+                raise
+            relay.listening.set_result(None)
+        else:
+            # workers spawned together share the listener: none may start its process
+            # before the listener accepts, or its connect is refused
+            await asyncio.shield(relay.listening)
         relay.users += 1
         return relay
 

@@ -186,13 +186,14 @@ def test_sigterm_finishes_in_flight_calls_then_exits(serve: ServeFn) -> None:
 def test_sigterm_with_a_watch_open_does_not_wait_for_the_grace(serve: ServeFn) -> None:
     s = serve(top="""\
         endure:
-          grace_period: 30s
+          grace_period: 120s
         """)
     stub = health_pb2_grpc.HealthStub(s.channel())
-    watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=60)
+    watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=150)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     t0 = time.monotonic()
     s.rr.signal(signal.SIGTERM)
     assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
-    assert s.rr.wait(30) == 0
-    assert time.monotonic() - t0 < 15
+    assert s.rr.wait(120) == 0
+    # far below the 120 s grace even on a loaded machine: the open stream did not hold it
+    assert time.monotonic() - t0 < 60
