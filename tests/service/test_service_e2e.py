@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,28 @@ pytestmark = pytest.mark.php
 LOOP = PHP_FIXTURES / "service_loop.php"
 
 
+_started: list[RRProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_started() -> Iterator[None]:
+    """Every rr a test started is stopped (then killed) however the test ended."""
+    yield
+    while _started:
+        rr = _started.pop()
+        try:
+            rr.stop()
+        finally:
+            rr.kill()
+
+
 def start(tmp_path: Path, services: str, env: dict[str, str] | None = None,
           wait: bool = True) -> tuple[RRProcess, str]:
     address = f"127.0.0.1:{free_port()}"
     config = f'version: "3"\nrpc:\n  listen: tcp://{address}\nservice:\n{services}'
-    rr = RRProcess(config, tmp_path, env=env).start(wait=wait)
-    return rr, address
+    rr = RRProcess(config, tmp_path, env=env)
+    _started.append(rr)
+    return rr.start(wait=wait), address
 
 
 def starts(path: Path) -> list[tuple[int, float]]:
@@ -52,22 +69,18 @@ def test_processes_started_logged_and_listed(tmp_path: Path) -> None:
   sleeper:
     command: "sleep 300"
 """, env={"SVC_NAME": "loop"})
-    try:
-        rr.wait_output("service loop up, foo=bar-" + os.environ["HOME"])
-        assert "\tservice.loop\tservice loop up" in rr.output  # named logger
-        assert '"name":"sleeper","command":"sleep 300"' in rr.output
-        workers = rpc(address, "informer.Workers", "service")["workers"]
-        assert len(workers) == 3 and all(alive(w["pid"]) for w in workers)
-        commands = sorted(w["command"] for w in workers)
-        assert commands[-1].endswith("/sleep 300") and commands[-1].startswith("/")
-        assert all(w["status"] == 1 and w["memoryUsage"] > 0 for w in workers)
-        res = run_cli("workers", "service", "-c", str(rr.config_path), cwd=tmp_path)
-        assert res.returncode == 0 and "COMMAND" in res.stdout and "sleep 300" in res.stdout
-        with pytest.raises(RPCClientError, match="does not support workers management"):
-            rpc(address, "informer.AddWorker", "service")
-    finally:
-        rr.stop()
-        rr.kill()
+    rr.wait_output("service loop up, foo=bar-" + os.environ["HOME"])
+    assert "\tservice.loop\tservice loop up" in rr.output  # named logger
+    assert '"name":"sleeper","command":"sleep 300"' in rr.output
+    workers = rpc(address, "informer.Workers", "service")["workers"]
+    assert len(workers) == 3 and all(alive(w["pid"]) for w in workers)
+    commands = sorted(w["command"] for w in workers)
+    assert commands[-1].endswith("/sleep 300") and commands[-1].startswith("/")
+    assert all(w["status"] == 1 and w["memoryUsage"] > 0 for w in workers)
+    res = run_cli("workers", "service", "-c", str(rr.config_path), cwd=tmp_path)
+    assert res.returncode == 0 and "COMMAND" in res.stdout and "sleep 300" in res.stdout
+    with pytest.raises(RPCClientError, match="does not support workers management"):
+        rpc(address, "informer.AddWorker", "service")
 
 
 def test_crash_is_restarted_after_restart_sec(tmp_path: Path) -> None:
@@ -78,16 +91,12 @@ def test_crash_is_restarted_after_restart_sec(tmp_path: Path) -> None:
     remain_after_exit: true
     restart_sec: 1
 """, env={"SVC_STARTS": str(log), "SVC_MODE": "crash"})
-    try:
-        wait_for(lambda: len(starts(log)) >= 3, 30, what="two restarts")
-        seen = starts(log)
-        assert len({pid for pid, _ in seen}) == len(seen)  # a new process each time
-        gaps = [b - a for (_, a), (_, b) in zip(seen, seen[1:], strict=False)]
-        assert min(gaps) >= 0.9  # restart_sec is honoured (a lower bound only)
-        assert '"name":"crasher","error":"exit status 1"' in rr.output
-    finally:
-        rr.stop()
-        rr.kill()
+    wait_for(lambda: len(starts(log)) >= 3, 30, what="two restarts")
+    seen = starts(log)
+    assert len({pid for pid, _ in seen}) == len(seen)  # a new process each time
+    gaps = [b - a for (_, a), (_, b) in zip(seen, seen[1:], strict=False)]
+    assert min(gaps) >= 0.9  # restart_sec is honoured (a lower bound only)
+    assert '"name":"crasher","error":"exit status 1"' in rr.output
 
 
 def test_not_restarted_without_remain_after_exit(tmp_path: Path) -> None:
@@ -97,18 +106,14 @@ def test_not_restarted_without_remain_after_exit(tmp_path: Path) -> None:
     command: "php {LOOP}"
     restart_sec: 1
 """, env={"SVC_STARTS": str(log), "SVC_MODE": "crash"})
-    try:
-        rr.wait_output('"name":"once","error":"exit status 1"')
-        time.sleep(2.5)
-        assert len(starts(log)) == 1
-        reply = call(address, "service.Statuses", pb.Service(name="once"), pb.Statuses)
-        assert isinstance(reply, pb.Statuses) and len(reply.status) == 1
-        st = reply.status[0]
-        assert st.pid == starts(log)[0][0] and "is not running" in st.status.message
-        assert rpc(address, "informer.Workers", "service")["workers"] == []
-    finally:
-        rr.stop()
-        rr.kill()
+    rr.wait_output('"name":"once","error":"exit status 1"')
+    time.sleep(2.5)
+    assert len(starts(log)) == 1
+    reply = call(address, "service.Statuses", pb.Service(name="once"), pb.Statuses)
+    assert isinstance(reply, pb.Statuses) and len(reply.status) == 1
+    st = reply.status[0]
+    assert st.pid == starts(log)[0][0] and "is not running" in st.status.message
+    assert rpc(address, "informer.Workers", "service")["workers"] == []
 
 
 def test_exec_timeout_kills_and_restarts(tmp_path: Path) -> None:
@@ -120,12 +125,8 @@ def test_exec_timeout_kills_and_restarts(tmp_path: Path) -> None:
     remain_after_exit: true
     restart_sec: 1
 """, env={"SVC_STARTS": str(log)})
-    try:
-        wait_for(lambda: len(starts(log)) >= 2, 30, what="a restart after exec_timeout")
-        assert '"name":"ticker","error":"signal: killed"' in rr.output
-    finally:
-        rr.stop()
-        rr.kill()
+    wait_for(lambda: len(starts(log)) >= 2, 30, what="a restart after exec_timeout")
+    assert '"name":"ticker","error":"signal: killed"' in rr.output
 
 
 def test_sigterm_stops_everything_and_leaves_no_orphans(tmp_path: Path) -> None:
@@ -141,51 +142,44 @@ def test_sigterm_stops_everything_and_leaves_no_orphans(tmp_path: Path) -> None:
   forker:
     command: "env SVC_MODE=forker php {LOOP}"
 """, env={"SVC_STARTS": str(log), "SVC_CHILDREN": str(children)})
-    try:
-        wait_for(lambda: len(service_pids(address)) == 4 and children.exists(), 30,
-                 what="four services and the forked child")
-        pids = service_pids(address) + [int(p) for p in children.read_text().split()]
-        assert all(alive(p) for p in pids)
-        rr.signal(signal.SIGTERM)
-        assert rr.wait(60) == 0
-        wait_for(lambda: not [p for p in pids if alive(p)], 10, what="every process gone")
-        out = rr.output
-        assert out.count("service was stopped") == 4
-        assert "got SIGINT" in out  # polite ones were asked with SIGINT first
-        assert '"name":"stubborn","error":"signal: killed"' in out
-    finally:
-        rr.kill()
+    wait_for(lambda: len(service_pids(address)) == 4 and children.exists(), 30,
+             what="four services and the forked child")
+    pids = service_pids(address) + [int(p) for p in children.read_text().split()]
+    assert all(alive(p) for p in pids)
+    rr.signal(signal.SIGTERM)
+    assert rr.wait(60) == 0
+    wait_for(lambda: not [p for p in pids if alive(p)], 10, what="every process gone")
+    out = rr.output
+    assert out.count("service was stopped") == 4
+    assert "got SIGINT" in out  # polite ones were asked with SIGINT first
+    assert '"name":"stubborn","error":"signal: killed"' in out
 
 
 def test_rpc_create_statuses_restart_terminate(tmp_path: Path) -> None:
     rr, address = start(tmp_path, "  base:\n    command: \"sleep 300\"\n")
-    try:
-        create = pb.Create(name="made", command="sleep 301", process_num=2, restart_sec=1,
-                           env={"foo": "x"})
-        assert call(address, "service.Create", create, pb.Response) == pb.Response(ok=True)
-        listed = call(address, "service.List", pb.Service(), pb.List)
-        assert isinstance(listed, pb.List) and sorted(listed.services) == ["base", "made"]
-        st = call(address, "service.Statuses", pb.Service(name="made"), pb.Statuses)
-        assert isinstance(st, pb.Statuses)
-        first = [s.pid for s in st.status]
-        assert len(first) == 2 and all(alive(p) for p in first)
-        assert all(s.command.endswith("/sleep 301") and s.memory_usage > 0 for s in st.status)
-        last = call(address, "service.Status", pb.Service(name="made"), pb.Status)
-        assert isinstance(last, pb.Status) and last.pid == first[-1]
+    create = pb.Create(name="made", command="sleep 301", process_num=2, restart_sec=1,
+                       env={"foo": "x"})
+    assert call(address, "service.Create", create, pb.Response) == pb.Response(ok=True)
+    listed = call(address, "service.List", pb.Service(), pb.List)
+    assert isinstance(listed, pb.List) and sorted(listed.services) == ["base", "made"]
+    st = call(address, "service.Statuses", pb.Service(name="made"), pb.Statuses)
+    assert isinstance(st, pb.Statuses)
+    first = [s.pid for s in st.status]
+    assert len(first) == 2 and all(alive(p) for p in first)
+    assert all(s.command.endswith("/sleep 301") and s.memory_usage > 0 for s in st.status)
+    last = call(address, "service.Status", pb.Service(name="made"), pb.Status)
+    assert isinstance(last, pb.Status) and last.pid == first[-1]
 
-        assert call(address, "service.Restart", pb.Service(name="made"), pb.Response).ok
-        st = call(address, "service.Statuses", pb.Service(name="made"), pb.Statuses)
-        assert isinstance(st, pb.Statuses)
-        second = [s.pid for s in st.status]
-        assert not set(first) & set(second) and not [p for p in first if alive(p)]
+    assert call(address, "service.Restart", pb.Service(name="made"), pb.Response).ok
+    st = call(address, "service.Statuses", pb.Service(name="made"), pb.Statuses)
+    assert isinstance(st, pb.Statuses)
+    second = [s.pid for s in st.status]
+    assert not set(first) & set(second) and not [p for p in first if alive(p)]
 
-        assert call(address, "service.Terminate", pb.Service(name="made"), pb.Response).ok
-        wait_for(lambda: not [p for p in second if alive(p)], 10, what="terminated")
-        listed = call(address, "service.List", pb.Service(), pb.List)
-        assert isinstance(listed, pb.List) and list(listed.services) == ["base"]
-    finally:
-        rr.stop()
-        rr.kill()
+    assert call(address, "service.Terminate", pb.Service(name="made"), pb.Response).ok
+    wait_for(lambda: not [p for p in second if alive(p)], 10, what="terminated")
+    listed = call(address, "service.List", pb.Service(), pb.List)
+    assert isinstance(listed, pb.List) and list(listed.services) == ["base"]
 
 
 @pytest.mark.parametrize(("request_", "text"), [
@@ -198,17 +192,13 @@ def test_rpc_create_statuses_restart_terminate(tmp_path: Path) -> None:
 ])
 def test_rpc_create_errors(tmp_path: Path, request_: pb.Create, text: str) -> None:
     rr, address = start(tmp_path, "  base:\n    command: \"sleep 300\"\n")
-    try:
-        with pytest.raises(RPCClientError, match=text.replace("$", r"\$")):
-            call(address, "service.Create", request_, pb.Response)
-        listed = call(address, "service.List", pb.Service(), pb.List)
-        assert isinstance(listed, pb.List) and list(listed.services) == ["base"]
-        for method in ("Terminate", "Restart", "Statuses"):
-            with pytest.raises(RPCClientError, match="the service with nope name doesn't exist"):
-                call(address, f"service.{method}", pb.Service(name="nope"), pb.Response)
-    finally:
-        rr.stop()
-        rr.kill()
+    with pytest.raises(RPCClientError, match=text.replace("$", r"\$")):
+        call(address, "service.Create", request_, pb.Response)
+    listed = call(address, "service.List", pb.Service(), pb.List)
+    assert isinstance(listed, pb.List) and list(listed.services) == ["base"]
+    for method in ("Terminate", "Restart", "Statuses"):
+        with pytest.raises(RPCClientError, match="the service with nope name doesn't exist"):
+            call(address, f"service.{method}", pb.Service(name="nope"), pb.Response)
 
 
 def test_command_that_does_not_exist_fails_the_start(tmp_path: Path) -> None:
@@ -223,17 +213,13 @@ def test_command_that_does_not_exist_fails_the_start(tmp_path: Path) -> None:
 
 def test_reset_replaces_every_process(tmp_path: Path) -> None:
     rr, address = start(tmp_path, "  a:\n    command: \"sleep 300\"\n    process_num: 2\n")
-    try:
-        wait_for(lambda: len(service_pids(address)) == 2, 20, what="two processes")
-        before = service_pids(address)
-        res = run_cli("reset", "service", "-c", str(rr.config_path), cwd=tmp_path)
-        assert res.returncode == 0, res.stderr
-        after = service_pids(address)
-        assert len(after) == 2 and not set(before) & set(after)
-        assert not [p for p in before if alive(p)]
-    finally:
-        rr.stop()
-        rr.kill()
+    wait_for(lambda: len(service_pids(address)) == 2, 20, what="two processes")
+    before = service_pids(address)
+    res = run_cli("reset", "service", "-c", str(rr.config_path), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    after = service_pids(address)
+    assert len(after) == 2 and not set(before) & set(after)
+    assert not [p for p in before if alive(p)]
 
 
 def test_php_manager_drives_every_method(tmp_path: Path) -> None:
@@ -241,26 +227,22 @@ def test_php_manager_drives_every_method(tmp_path: Path) -> None:
     import subprocess
 
     rr, address = start(tmp_path, "  base:\n    command: \"sleep 300\"\n")
-    try:
-        res = subprocess.run(["php", str(PHP_FIXTURES / "service_client.php")],
-                             capture_output=True, text=True, timeout=120,
-                             env={**os.environ, "RR_RPC": f"tcp://{address}"})
-        assert res.returncode == 0, res.stderr + res.stdout
-        out = json.loads(res.stdout)
-        assert out["create"] is True and sorted(out["list"]) == ["base", "php-made"]
-        first, second = out["statuses"], out["statuses_after"]
-        assert len(first) == 2 and all(s["error"] is None and s["memory_usage"] > 0
-                                       and s["command"].endswith("/sleep 302") for s in first)
-        assert out["restart"] is True
-        assert not {s["pid"] for s in first} & {s["pid"] for s in second}
-        assert out["terminate"] is True and out["list_after"] == ["base"]
-        assert not [s["pid"] for s in first + second if alive(s["pid"])]
-        assert "the service with base name already exists" in out["dup"]
-        assert 'exec: "no-such-binary-here": executable file not found in $PATH' in out["missing"]
-        assert "the service with ghost name doesn't exist" in out["unknown"]
-    finally:
-        rr.stop()
-        rr.kill()
+    res = subprocess.run(["php", str(PHP_FIXTURES / "service_client.php")],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "RR_RPC": f"tcp://{address}"})
+    assert res.returncode == 0, res.stderr + res.stdout
+    out = json.loads(res.stdout)
+    assert out["create"] is True and sorted(out["list"]) == ["base", "php-made"]
+    first, second = out["statuses"], out["statuses_after"]
+    assert len(first) == 2 and all(s["error"] is None and s["memory_usage"] > 0
+                                   and s["command"].endswith("/sleep 302") for s in first)
+    assert out["restart"] is True
+    assert not {s["pid"] for s in first} & {s["pid"] for s in second}
+    assert out["terminate"] is True and out["list_after"] == ["base"]
+    assert not [s["pid"] for s in first + second if alive(s["pid"])]
+    assert "the service with base name already exists" in out["dup"]
+    assert 'exec: "no-such-binary-here": executable file not found in $PATH' in out["missing"]
+    assert "the service with ghost name doesn't exist" in out["unknown"]
 
 
 def test_user_option_and_an_unknown_user(tmp_path: Path) -> None:
@@ -268,11 +250,7 @@ def test_user_option_and_an_unknown_user(tmp_path: Path) -> None:
 
     nobody = pwd.getpwnam("nobody").pw_uid
     rr, _ = start(tmp_path, "  who:\n    command: \"id -u\"\n    user: nobody\n")
-    try:
-        rr.wait_output(f"\tservice\t{nobody}\n")
-    finally:
-        rr.stop()
-        rr.kill()
+    rr.wait_output(f"\tservice\t{nobody}\n")
     rr, _ = start(tmp_path, "  who:\n    command: \"id -u\"\n    user: no-such-user-x\n",
                   wait=False)
     assert rr.wait(30) == 1
