@@ -28,6 +28,24 @@ SA_TYPES = {"bool": "Bool", "float64": "Double", "int64": "Int", "keyword": "Key
             "keyword_list": "KeywordList", "string": "Text", "datetime": "Datetime"}
 
 
+def _copy_options(command: Any, opts: dict[str, Any], durations: dict[str, str],
+                  policies: bool = True) -> None:
+    """PHP's option names onto a command's fields: the durations named (PHP key ->
+    field), and the retry policy and priority the schedule commands share."""
+    for key, field_ in durations.items():
+        d = duration_from_ns(opts.get(key))
+        if d is not None:
+            getattr(command, field_).CopyFrom(d)
+    if not policies:
+        return
+    rp = retry_policy_from_php(opts.get("RetryPolicy"))
+    if rp is not None:
+        command.retry_policy.CopyFrom(rp)
+    prio = priority_from_php(opts.get("Priority"))
+    if prio is not None:
+        command.priority.CopyFrom(prio)
+
+
 def _enum(value: Any) -> Any:
     """A Temporal enum value from PHP's JSON (protobuf stubs type enums nominally)."""
     return int(value or 0)
@@ -126,19 +144,10 @@ class Translator:
             headers=self._headers(m), arguments=codec.payloads(m),
             cancellation_type=_enum(1 if opts.get("WaitForCancellation") else 0),
             do_not_eagerly_execute=self.disable_eager)
-        for key, field_ in (("ScheduleToCloseTimeout", "schedule_to_close_timeout"),
-                            ("ScheduleToStartTimeout", "schedule_to_start_timeout"),
-                            ("StartToCloseTimeout", "start_to_close_timeout"),
-                            ("HeartbeatTimeout", "heartbeat_timeout")):
-            d = duration_from_ns(opts.get(key))
-            if d is not None:
-                getattr(sa, field_).CopyFrom(d)
-        rp = retry_policy_from_php(opts.get("RetryPolicy"))
-        if rp is not None:
-            sa.retry_policy.CopyFrom(rp)
-        prio = priority_from_php(opts.get("Priority"))
-        if prio is not None:
-            sa.priority.CopyFrom(prio)
+        _copy_options(sa, opts, {"ScheduleToCloseTimeout": "schedule_to_close_timeout",
+                                 "ScheduleToStartTimeout": "schedule_to_start_timeout",
+                                 "StartToCloseTimeout": "start_to_close_timeout",
+                                 "HeartbeatTimeout": "heartbeat_timeout"})
         self._add(str(opts.get("Summary") or ""), schedule_activity=sa)
 
     def _local(self, php_id: int, type_: str, args: list[Payload], headers: dict[str, Any],
@@ -229,18 +238,9 @@ class Translator:
             workflow_id_reuse_policy=_enum(opts.get("WorkflowIDReusePolicy")),
             cron_schedule=str(opts.get("CronSchedule") or ""),
             cancellation_type=_enum(2 if opts.get("WaitForCancellation") else 1))
-        for key, field_ in (("WorkflowExecutionTimeout", "workflow_execution_timeout"),
-                            ("WorkflowRunTimeout", "workflow_run_timeout"),
-                            ("WorkflowTaskTimeout", "workflow_task_timeout")):
-            d = duration_from_ns(opts.get(key))
-            if d is not None:
-                getattr(c, field_).CopyFrom(d)
-        rp = retry_policy_from_php(opts.get("RetryPolicy"))
-        if rp is not None:
-            c.retry_policy.CopyFrom(rp)
-        prio = priority_from_php(opts.get("Priority"))
-        if prio is not None:
-            c.priority.CopyFrom(prio)
+        _copy_options(c, opts, {"WorkflowExecutionTimeout": "workflow_execution_timeout",
+                                "WorkflowRunTimeout": "workflow_run_timeout",
+                                "WorkflowTaskTimeout": "workflow_task_timeout"})
         for k, v in (opts.get("Memo") or {}).items():
             c.memo[k].CopyFrom(codec.json_payload(v))
         for k, v in (opts.get("SearchAttributes") or {}).items():
@@ -324,11 +324,8 @@ class Translator:
             workflow_type=str(o.get("name") or self.run.workflow_type),
             task_queue=str(opts.get("TaskQueueName") or ""),
             arguments=codec.payloads(m), headers=self._headers(m))
-        for key, field_ in (("WorkflowRunTimeout", "workflow_run_timeout"),
-                            ("WorkflowTaskTimeout", "workflow_task_timeout")):
-            d = duration_from_ns(opts.get(key))
-            if d is not None:
-                getattr(c, field_).CopyFrom(d)
+        _copy_options(c, opts, {"WorkflowRunTimeout": "workflow_run_timeout",
+                                "WorkflowTaskTimeout": "workflow_task_timeout"}, policies=False)
         self._add(continue_as_new_workflow_execution=c)
 
     def _Panic(self, m: Any, o: dict[str, Any]) -> None:
