@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT, free_port, wait_for
+from tests.temporal.harness import TemporalRR
 
 SCRIPT = ROOT / "scripts" / "services" / "temporal.sh"
 
@@ -101,3 +102,12 @@ def private_temporal(tmp_path: Path) -> Iterator[DevServer]:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def served(temporal_address: str, task_queue: str, tmp_path: Path) -> Iterator[TemporalRR]:
+    """rr serving the test's own task queue, ready before the test starts."""
+    t = TemporalRR(temporal_address, task_queue, tmp_path)
+    with t.rr:
+        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        yield t

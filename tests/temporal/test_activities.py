@@ -8,18 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import rpc, wait_for
+from tests.helpers import rpc
 from tests.temporal.harness import TemporalRR, client, run_workflow
 
 pytestmark = [pytest.mark.php, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def served(temporal_address: str, task_queue: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    t = TemporalRR(temporal_address, task_queue, tmp_path)
-    with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
-        yield t
 
 
 def test_cancellation_reaches_php_through_heartbeats(temporal_address: str, served: TemporalRR,

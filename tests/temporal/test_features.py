@@ -9,18 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import wait_for
 from tests.temporal.harness import TemporalRR, client, run_workflow
 
 pytestmark = [pytest.mark.php, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def served(temporal_address: str, task_queue: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    t = TemporalRR(temporal_address, task_queue, tmp_path)
-    with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
-        yield t
 
 
 def test_local_activity(temporal_address: str, served: TemporalRR) -> None:

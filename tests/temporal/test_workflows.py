@@ -37,14 +37,6 @@ def test_activity_and_timer(temporal_address: str, task_queue: str, tmp_path: Pa
         assert attrs.priority.priority_key == 2
 
 
-@pytest.fixture
-def served(temporal_address: str, task_queue: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    t = TemporalRR(temporal_address, task_queue, tmp_path)
-    with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
-        yield t
-
-
 def run(address: str, t: TemporalRR, workflow: str, *args: object) -> object:
     return asyncio.run(run_workflow(address, workflow, list(args), t.task_queue))
 
