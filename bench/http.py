@@ -1,11 +1,15 @@
 """rr vs nginx + php-fpm on the same PHP scripts, side by side in one run.
 
     python bench/http.py [--workers N] [--duration 10s] [--connections 32] [--only hello,boot]
+                         [--cpus 0]
 
 Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
-req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process spent per
-request (the figure to compare between versions of rr: it drifts far less than req/s).
-Absolute numbers drift on a shared machine; compare the ratios of one run.
+req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process and its PHP
+workers spent per request: with ``--cpus`` both servers run under ``taskset -c <cpus>``
+(wrk stays free), which gives the per-core throughput, and the two CPU figures give the
+expected throughput on N cores (docs/scaling.md).
+The CPU per request is the figure to compare between versions of rr: it drifts far less
+than req/s. Absolute numbers drift on a shared machine; compare the ratios of one run.
 """
 
 from __future__ import annotations
@@ -58,7 +62,23 @@ def generate(app: Path) -> None:
             f"    public function value(): int {{ return $this->cfg['id'] % 7; }}\n}}\n")
 
 
-def start_fpm(tmp: Path, app: Path, workers: int) -> tuple[list[subprocess.Popen[bytes]], int]:
+def pinned(cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def start_fpm(tmp: Path, app: Path, workers: int, cpus: str = ""
+              ) -> tuple[list[subprocess.Popen[bytes]], int]:
     port = free_port()
     sock = tmp / "fpm.sock"
     (tmp / "fpm.conf").write_text(f"""[global]
@@ -98,20 +118,20 @@ http {{
 }}
 """)
     fpm_bin = shutil.which("php-fpm8.2") or "/usr/sbin/php-fpm8.2"
-    fpm = subprocess.Popen([fpm_bin, "-R", "-F", "-y", str(tmp / "fpm.conf")],
+    fpm = subprocess.Popen([*pinned(cpus), fpm_bin, "-R", "-F", "-y", str(tmp / "fpm.conf")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if sock.exists():
             break
         time.sleep(0.05)
-    nginx = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
+    nginx = subprocess.Popen([*pinned(cpus), "nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp),
                               "-g", "daemon off;"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return [nginx, fpm], port
 
 
-def start_rr(tmp: Path, app: Path, script: str, workers: int
+def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = ""
              ) -> tuple[list[subprocess.Popen[bytes]], int]:
     port = free_port()
     cfg = tmp / f"rr-{script}.yaml"
@@ -128,8 +148,8 @@ http:
   pool:
     num_workers: {workers}
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "rr", "serve", "-c", str(cfg)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*pinned(cpus), sys.executable, "-m", "rr", "serve", "-c", str(cfg)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     time.sleep(1.0)  # let every worker finish booting
     return [proc], port
@@ -174,6 +194,8 @@ def main() -> int:
     ap.add_argument("--duration", default="10s")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--only", default="hello,boot")
+    ap.add_argument("--cpus", default="",
+                    help="run both servers under taskset -c CPUS (e.g. 0: one core)")
     args = ap.parse_args()
     scripts = [s for s in args.only.split(",") if s]
     rows = []
@@ -183,33 +205,36 @@ def main() -> int:
         generate(app)
         for s in scripts:
             workers = args.boot_workers if s == "boot" else args.workers
-            procs, fpm_port = start_fpm(tmp, app, workers)
+            procs, fpm_port = start_fpm(tmp, app, workers, args.cpus)
             try:
                 fpm, _ = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
                              args.connections)
             finally:
                 stop(procs)
-            procs, port = start_rr(tmp, app, s, workers)
+            procs, port = start_rr(tmp, app, s, workers, args.cpus)
             try:
                 server = psutil.Process(procs[0].pid)
-                before = server.cpu_times()
+                php = server.children(recursive=True)
+                before, php_before = cpu_seconds([server]), cpu_seconds(php)
                 rr, done = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections,
                                count=True)
-                after = server.cpu_times()
-                cpu_us = ((after.user - before.user) + (after.system - before.system)) \
-                    / max(done, 1) * 1e6
+                cpu_us = (cpu_seconds([server]) - before) / max(done, 1) * 1e6
+                php_us = (cpu_seconds(php) - php_before) / max(done, 1) * 1e6
             finally:
                 stop(procs)
-            rows.append((s, workers, fpm, rr, cpu_us))
+            rows.append((s, workers, fpm, rr, cpu_us, php_us))
+    cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
-          f"workers for rr and php-fpm (pm=static) per script; {os.cpu_count()} cores")
-    print("rr cpu/req: CPU time (user+system) of the rr process per request; steadier than "
-          "req/s on a shared machine")
+          f"workers for rr and php-fpm (pm=static) per script; {cores}")
+    print("cpu/req: CPU time (user+system) per request of the rr process and of its PHP "
+          "workers; steadier than req/s on a shared machine")
     print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
-          f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'cpu/req':>8} | {'ratio':>6}")
-    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us in rows:
+          f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8} {'php cpu':>8} | "
+          f"{'ratio':>6}")
+    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us in rows:
         print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
-              f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us | {r_rps / f_rps:5.2f}x")
+              f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us {php_us:6.1f}us | "
+              f"{r_rps / f_rps:5.2f}x")
     return 0
 
 

@@ -130,8 +130,8 @@ class JobsPlugin:
                                   f"pipeline {pipe.dead_letter!r}")
         self._pool = self.app.make_pool("jobs", self.section.section("pool"), mode="jobs")
         await self._pool.start()
-        workers = getattr(getattr(self._pool, "cfg", None), "num_workers", 0) \
-            or os.cpu_count() or 1
+        # sized for the most workers the pool may hold (dynamic_allocator included)
+        workers = getattr(self._pool, "capacity", 0) or os.cpu_count() or 1
         self.dispatcher = Dispatcher(self.queue, self._pool, self.pipelines, self.metrics,
                                      self._final)
         # RoadRunner runs num_workers + 2 pollers; one per worker is enough here because

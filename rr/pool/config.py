@@ -9,6 +9,8 @@ from rr.config import Section
 from rr.errors import ConfigError
 
 MAX_WORKERS = 500
+#: RoadRunner's bound for dynamic_allocator.max_workers and spawn_rate
+MAX_DYNAMIC = 100
 
 
 @dataclass(slots=True)
@@ -25,6 +27,29 @@ class SupervisorConfig:
 
 
 @dataclass(slots=True)
+class DynamicConfig:
+    """``pool.dynamic_allocator``: extra workers on demand (rr/pool/scaler.py).
+
+    ``max_workers`` counts the extra workers above ``num_workers``, as in RoadRunner, so
+    a configuration moved over keeps its ceiling."""
+
+    max_workers: int = 10
+    spawn_rate: int = 5
+    idle_timeout: float = 60.0
+
+    @classmethod
+    def from_section(cls, s: Section) -> DynamicConfig:
+        mx = s.integer("max_workers", 10)
+        rate = s.integer("spawn_rate", 5)
+        for key, v in (("max_workers", mx), ("spawn_rate", rate)):
+            if not 1 <= v <= MAX_DYNAMIC:
+                raise ConfigError(f"{s.path}.{key}: expected 1..{MAX_DYNAMIC}, got {v}")
+        idle = s.duration("idle_timeout", 60.0)
+        # RoadRunner's rule: below one second means the default
+        return cls(max_workers=mx, spawn_rate=rate, idle_timeout=idle if idle >= 1 else 60.0)
+
+
+@dataclass(slots=True)
 class PoolConfig:
     num_workers: int = 0
     max_jobs: int = 0
@@ -35,8 +60,14 @@ class PoolConfig:
     stream_timeout: float = 60.0
     debug: bool = False
     supervisor: SupervisorConfig | None = None
+    dynamic: DynamicConfig | None = None
     # how long a worker gets to exit after the stop command before SIGKILL
     stop_grace: float = 10.0
+
+    @property
+    def max_total(self) -> int:
+        """The most workers the pool may hold (jobs runs a poller per worker)."""
+        return self.num_workers + (self.dynamic.max_workers if self.dynamic else 0)
 
     @property
     def exec_ttl(self) -> float:
@@ -62,6 +93,11 @@ class PoolConfig:
                 max_worker_memory=ss.integer("max_worker_memory", 0),
                 exec_ttl=ss.duration("exec_ttl", 0.0),
             )
+        dyn = DynamicConfig.from_section(s.section("dynamic_allocator")) \
+            if s.has("dynamic_allocator") else None
+        if dyn is not None and n + dyn.max_workers > MAX_WORKERS:
+            raise ConfigError(f"{s.path}: num_workers + dynamic_allocator.max_workers can't "
+                              f"be more than {MAX_WORKERS}")
         cfg = cls(
             num_workers=n,
             max_jobs=s.integer("max_jobs", 0),
@@ -72,6 +108,7 @@ class PoolConfig:
             stream_timeout=s.duration("stream_timeout", 60.0) or 60.0,
             debug=s.boolean("debug", False),
             supervisor=sup,
+            dynamic=dyn,
         )
         for key in ("max_jobs", "max_queue_size"):
             if getattr(cfg, key) < 0:

@@ -32,6 +32,7 @@ from rr.pool.errors import (
     WorkerError,
 )
 from rr.pool.payload import Payload
+from rr.pool.scaler import Scaler
 from rr.pool.spawn import spawn
 from rr.pool.state import WorkerState
 from rr.pool.worker import (
@@ -91,6 +92,11 @@ class Pool:
         self._changed = asyncio.Event()
         self.target = 0 if config.debug else config.num_workers
         self._exec_ttl = config.exec_ttl  # read on every request
+        dyn = None if config.debug else config.dynamic
+        self._scaler = Scaler(self, dyn) if dyn is not None else None
+        #: last-in-first-out hand-out while the dynamic allocator is on, so that the
+        #: workers a lighter load does not need go idle and can be retired
+        self._lifo = self._scaler is not None
         #: told the new worker count after add_worker (the jobs plugin runs one poller per
         #: worker)
         self.on_resize: Callable[[int], None] | None = None
@@ -116,6 +122,8 @@ class Pool:
         sup = self.cfg.supervisor
         if sup is not None and sup.enabled:
             self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        if self._scaler is not None:
+            self._scaler.start()
         self.log.debug("pool started", extra={"fields": {"pool": self.name,
                                                           "workers": self.target}})
 
@@ -126,6 +134,8 @@ class Pool:
         self._stopped = True
         if self._supervisor is not None:
             self._supervisor.cancel()
+        if self._scaler is not None:
+            self._scaler.stop()
         while self._waiters:
             f = self._waiters.popleft()
             self._deadlines.popleft()
@@ -168,6 +178,11 @@ class Pool:
     def alive(self) -> bool:
         return any(w.state in (WorkerState.READY, WorkerState.WORKING)
                    for w in self.workers_set)
+
+    @property
+    def capacity(self) -> int:
+        """The most workers the pool may hold: num_workers plus the dynamic extra."""
+        return self.target + (self._scaler.cfg.max_workers if self._scaler else 0)
 
     @property
     def queue_size(self) -> int:
@@ -482,7 +497,7 @@ class Pool:
             return await self._spawn()
         idle = self._idle
         while idle:
-            w = idle.popleft()
+            w = idle.pop() if self._lifo else idle.popleft()
             if w.state == WorkerState.READY and w.alive:
                 return w
             if w.state == WorkerState.READY:
@@ -536,6 +551,7 @@ class Pool:
             if not f.done():
                 f.set_result(w)
                 return
+        w.idle_since = time.monotonic()
         self._idle.append(w)
         self._changed.set()
 
@@ -574,6 +590,10 @@ class Pool:
         w.end()  # out of the idle queue first: stray frames it flushes see a retired worker
         w.state = state
         self._changed.set()
+        if (self._scaler is not None and state in (WorkerState.ERRORED,
+                                                   WorkerState.EXEC_TTL_REACHED)
+                and time.monotonic() - w.created < EARLY_EXIT):
+            self._scaler.on_early_death()
         if kill:
             w.kill()
         self._bg(self._stop_worker(w))
@@ -660,6 +680,8 @@ class Pool:
                 # out of the idle queue first, so no request takes it while we spawn
                 self._idle.remove(w)
                 self._retire(w, WorkerState.DESTROYED, replace=False)
+                if len(self.workers_set) + self._spawning >= self.target:
+                    continue  # a dynamic extra: load brings it back if still needed
                 try:
                     new = await self._spawn()
                 except PoolError as e:
@@ -696,7 +718,7 @@ class Pool:
         self.target += 1
         self._release(w)
         if self.on_resize is not None:
-            self.on_resize(self.target)
+            self.on_resize(self.capacity)
 
     async def remove_worker(self) -> None:
         if len(self.workers_set) <= 1:

@@ -55,6 +55,9 @@ class Worker:
         self.created_ns = time.time_ns()
         self.created = time.monotonic()
         self.last_used = time.monotonic()
+        #: when it last went back to the idle queue (the dynamic allocator retires the
+        #: extra workers idle for idle_timeout)
+        self.idle_since = self.last_used
         self.max_jobs = 0
         self.generation = 0
         self.retire = False  # stop when released (reset / supervisor while working)

@@ -81,6 +81,7 @@ class TemporalPlugin:
         raw = dict(acts.to_dict())
         raw.update(num_workers=1, allocate_timeout=f"{int(WW_ALLOCATE_TIMEOUT)}s",
                    max_jobs=0, max_queue_size=0, supervisor=None)
+        raw.pop("dynamic_allocator", None)  # the workflow worker is one, always
         wpool = self.app.make_pool("temporal", Section(raw, "temporal.activities"),
                                    mode="temporal")
         for p in (apool, wpool):

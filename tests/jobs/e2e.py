@@ -27,7 +27,7 @@ pipelines:
 
 class JobsServer:
     def __init__(self, tmp: Path, jobs_yaml: str, workers: int = 2, extra: str = "",
-                 consumer: str = "jobs_consumer.php") -> None:
+                 consumer: str = "jobs_consumer.php", pool: str = "") -> None:
         self.tmp = tmp
         self.log = tmp / "received.jsonl"
         self.log.touch()
@@ -47,6 +47,7 @@ logs:
 jobs:
   pool:
     num_workers: {workers}
+{textwrap.indent(textwrap.dedent(pool).strip(), "    ")}
 {jobs_block}
 {textwrap.dedent(extra).strip()}
 """, tmp)
