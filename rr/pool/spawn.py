@@ -48,6 +48,10 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self.transport = transport
 
 
+PARK_SECONDS = 30.0  # how long an early relay connection waits for its spawner
+PARK_MAX = 64  # early connections held at once; a flood of strangers cannot grow it
+
+
 class SocketRelay:
     """The listener workers connect to when ``server.relay`` is tcp:// or unix://.
 
@@ -64,6 +68,7 @@ class SocketRelay:
         self.waiting: dict[int, asyncio.Future[tuple[Any, _SocketProtocol]]] = {}
         self.path = ""  # the unix socket file, removed when the last user is gone
         self.users = 0
+        self.parked: dict[int, tuple[Any, _SocketProtocol, asyncio.TimerHandle]] = {}
         self.listening: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @classmethod
@@ -94,6 +99,10 @@ class SocketRelay:
         self.users -= 1
         if self.users <= 0 and SocketRelay._instances.get(self.address) is self:
             SocketRelay._instances.pop(self.address, None)
+            for transport, _proto, timer in self.parked.values():
+                timer.cancel()
+                transport.close()
+            self.parked.clear()
             if self.server is not None:
                 self.server.close()
             if self.path:
@@ -120,8 +129,32 @@ class SocketRelay:
 
     def expect(self, pid: int) -> asyncio.Future[tuple[Any, _SocketProtocol]]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.waiting[pid] = fut
+        parked = self.parked.pop(pid, None)
+        if parked is not None:
+            parked[2].cancel()
+            fut.set_result(parked[:2])
+        else:
+            self.waiting[pid] = fut
         return fut
+
+    def park(self, pid: int, transport: Any, proto: _SocketProtocol) -> None:
+        """Hold a connection whose process nobody expects yet; it is closed if no
+        spawn claims it within PARK_SECONDS, and at most PARK_MAX are held."""
+        def drop(p: int) -> None:
+            held = self.parked.pop(p, None)
+            if held is not None:
+                held[2].cancel()
+                self.log.warning("relay connection from an unknown process",
+                                 extra={"fields": {"pid": p}})
+                held[0].close()
+
+        if len(self.parked) >= PARK_MAX:
+            drop(next(iter(self.parked)))
+        old = self.parked.get(pid)
+        if old is not None:
+            drop(pid)
+        timer = asyncio.get_running_loop().call_later(PARK_SECONDS, drop, pid)
+        self.parked[pid] = (transport, proto, timer)
 
 
 class _SocketProtocol(asyncio.Protocol):
@@ -164,14 +197,18 @@ class _SocketProtocol(asyncio.Protocol):
             pid = int(json.loads(f.payload).get("pid", 0)) if f.flags & CONTROL else 0
         except (ValueError, AttributeError, TypeError):
             pid = 0
+        assert self.transport is not None
         fut = self.relay.waiting.pop(pid, None)
+        if fut is None and pid > 0:
+            # on a loaded loop a fast worker can connect and answer before its spawner
+            # has resumed to expect it: the connection waits (bounded) to be claimed
+            self.relay.park(pid, self.transport, self)
+            return
         if fut is None or fut.done():
             self.relay.log.warning("relay connection from an unknown process",
                                    extra={"fields": {"pid": pid}})
-            assert self.transport is not None
             self.transport.close()
             return
-        assert self.transport is not None
         fut.set_result((self.transport, self))
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -388,6 +388,43 @@ async def test_socket_relays(kind: str, tmp_path: Path) -> None:
         assert parse_address(relay)[1].endswith("rr.sock")
 
 
+async def test_socket_relay_holds_an_early_connection_and_drops_strangers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker may connect and name its pid before its spawner expects it (a loaded
+    loop): the connection is held for the spawner; one nobody claims is closed."""
+    import json
+    import logging
+
+    from rr.goridge import frame as fr
+    from rr.pool import spawn
+
+    monkeypatch.setattr(spawn, "PARK_SECONDS", 0.5)
+    relay = await spawn.SocketRelay.get(f"tcp://127.0.0.1:{free_port()}",
+                                        logging.getLogger("test"))
+    host, port = parse_address(relay.address)[1]
+
+    async def hello(pid: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(host, port)
+        await reader.read(64)  # the server's pid request
+        writer.write(fr.encode(json.dumps({"pid": pid}).encode(), fr.CONTROL | fr.CODEC_JSON))
+        await writer.drain()
+        return reader, writer
+
+    try:
+        _, early = await hello(424242)
+        stranger_reader, stranger = await hello(434343)
+        await asyncio.sleep(0.1)
+        claimed = relay.expect(424242)
+        assert claimed.done()  # handed over at once
+        # nobody expects the other one: closed after PARK_SECONDS
+        assert await asyncio.wait_for(stranger_reader.read(1), 5) == b""
+        assert 434343 not in relay.parked and not claimed.result()[0].is_closing()
+        early.close()
+        stranger.close()
+    finally:
+        await relay.release()
+
+
 SOCKET_WORKER = r"""<?php
 $relay = getenv('RR_RELAY');
 if (str_starts_with($relay, 'unix://')) {
