@@ -131,6 +131,12 @@ class H2Writer(AbstractStreamWriter):
         self.output_size += len(data)
         await self.stream.conn.send_data(self.stream, data, end=True)
 
+    def abort(self) -> None:
+        """A reply that broke off: RST_STREAM, so the client cannot take the truncated
+        body for a whole one (HTTP/1 closes the connection for the same reason)."""
+        if not self.stream.reset:
+            self.stream.conn.reset_stream(self.stream, 2)
+
     async def drain(self) -> None:
         return None
 

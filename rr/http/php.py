@@ -298,6 +298,9 @@ class PHPHandler:
                 return self.pool_error(e)
             self.log.error("stream error", extra={"fields": {"error": str(e)}})
             resp.force_close()
+            writer = request._payload_writer
+            if isinstance(writer, H2Writer):
+                writer.abort()
             return resp
         if resp is None:
             return web.Response(status=200)
