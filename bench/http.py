@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -227,10 +228,10 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}/"
             try:
                 server = psutil.Process(procs[0].pid)
-                rr, cpu_us = cpu_per_request(server, lambda url=url: wrk(
-                    url, args.duration, args.connections, count=True))
-                h2, cpu_h2 = cpu_per_request(server, lambda url=url: h2load(
-                    url, args.duration, args.connections, tmp))
+                rr, cpu_us = cpu_per_request(server, partial(
+                    wrk, url, args.duration, args.connections, count=True))
+                h2, cpu_h2 = cpu_per_request(server, partial(
+                    h2load, url, args.duration, args.connections, tmp))
             finally:
                 stop(procs)
             rows.append((s, workers, fpm, rr, cpu_us, h2, cpu_h2))
