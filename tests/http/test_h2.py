@@ -14,6 +14,7 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 import pytest
 
@@ -53,14 +54,21 @@ class Client:
         sid = self.conn.get_next_available_stream_id()
         hdrs = [(":method", method), (":path", path), (":scheme", "http"),
                 (":authority", "example.test"), *(headers or [])]
+        self.responses[sid] = {"headers": [], "body": b"", "done": False, "reset": None}
         self.conn.send_headers(sid, hdrs, end_stream=body is None)
         if body is not None:
             self.send_body(sid, body)
         self.flush()
-        self.responses[sid] = {"headers": [], "body": b"", "done": False, "reset": None}
         return sid
 
     def send_body(self, sid: int, body: bytes) -> None:
+        """Send as the windows allow; stop when the server answered and reset the stream."""
+        try:
+            self._send_body(sid, body)
+        except h2.exceptions.StreamClosedError:
+            pass
+
+    def _send_body(self, sid: int, body: bytes) -> None:
         view = memoryview(body)
         while view:
             window = min(self.conn.local_flow_control_window(sid),
@@ -204,6 +212,10 @@ def test_over_limit_body_is_413_and_reset(serve: ServeFn) -> None:
     sid = c.request("/echo", method="POST", body=b"x" * (3 << 20))
     (r,) = c.wait(sid)
     assert status(r) == 413
+    # the client was still sending: the stream is reset once the 413 is out
+    while not any(isinstance(e, h2.events.StreamReset) and e.stream_id == sid
+                  for e in c.events):
+        assert c.pump()
     (ok,) = c.wait(c.request("/pid"))
     assert status(ok) == 200
     c.close()
