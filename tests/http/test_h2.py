@@ -3,6 +3,8 @@ multiplexing, resets, limits and hostile input, against rr and real php-cli work
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -63,10 +65,8 @@ class Client:
 
     def send_body(self, sid: int, body: bytes) -> None:
         """Send as the windows allow; stop when the server answered and reset the stream."""
-        try:
+        with contextlib.suppress(h2.exceptions.StreamClosedError):
             self._send_body(sid, body)
-        except h2.exceptions.StreamClosedError:
-            pass
 
     def _send_body(self, sid: int, body: bytes) -> None:
         view = memoryview(body)
@@ -234,7 +234,6 @@ def test_upload_over_h2(serve: ServeFn) -> None:
     (r,) = c.wait(sid)
     assert status(r) == 200
     files = json.loads(r["body"])["files"]
-    import hashlib
     assert [f["sha256"] for f in files.values()] == [hashlib.sha256(data).hexdigest()]
     c.close()
 
