@@ -22,6 +22,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from aiohttp import web
+from hyperframe.frame import GoAwayFrame
 
 from rr.http.chain import Handler
 from rr.http.h2stream import Stream, make_request
@@ -150,12 +151,20 @@ class H2Protocol(asyncio.Protocol):
         """GOAWAY, let open streams finish within ``grace``, then close."""
         if self.transport is None:
             return
-        with contextlib.suppress(h2.exceptions.ProtocolError):
-            self.conn.close_connection()
-            self._flush(now=True)
+        # h2's close_connection() would also forbid the replies still owed, so the
+        # announcement (last stream id = the newest one we took) is written by hand and
+        # the state machine is closed only once those replies are out
+        self._flush(now=True)
+        notice = GoAwayFrame(0)
+        notice.last_stream_id = self.conn.highest_inbound_stream_id
+        notice.error_code = 0
+        if not self.transport.is_closing():
+            self.transport.write(notice.serialize())
         tasks = [s.task for s in self.streams.values() if s.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self.conn.close_connection()
         self._flush(now=True)
         self._closing = True
         self.transport.close()

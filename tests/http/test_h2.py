@@ -4,9 +4,11 @@ multiplexing, resets, limits and hostile input, against rr and real php-cli work
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -21,10 +23,12 @@ import h2.settings
 import pytest
 
 from tests.helpers import free_port
+from tests.http import test_middleware
 from tests.http.conftest import ServeFn
 from tests.http.test_middleware import _self_signed
 
 H2C = "http2:\n  h2c: true\n"
+public = test_middleware.public  # the static files fixture
 pytestmark = pytest.mark.skipif(subprocess.run(["which", "curl"], capture_output=True)
                                 .returncode != 0, reason="curl is not installed")
 
@@ -315,3 +319,47 @@ def test_settings_flood_closes_connection(serve: ServeFn) -> None:
 def test_http3_keys_warn(serve: ServeFn) -> None:
     srv = serve(H2C + "http3:\n  address: 127.0.0.1:0\n")
     assert "HTTP/3 (QUIC) is not served" in srv.rr.output
+
+
+def test_worker_dying_mid_stream_resets_the_stream(serve: ServeFn) -> None:
+    srv = serve(H2C)
+    c = Client(srv.port)
+    sid = c.request("/stream-crash")
+    (r,) = c.wait(sid)
+    assert status(r) == 200 and r["body"] == b"first\n"
+    assert r["reset"] == 2  # INTERNAL_ERROR: a truncated body is not passed off as whole
+    (ok,) = c.wait(c.request("/pid"))
+    assert status(ok) == 200
+    c.close()
+
+
+def test_static_and_gzip_over_h2(serve: ServeFn, public: Path) -> None:
+    srv = serve(H2C + f"""middleware: ["static", "gzip"]
+static:
+  dir: {public}
+  calculate_etag: true
+""")
+    c = Client(srv.port)
+    a = c.request("/hello.txt")
+    b = c.request("/big.css", headers=[("accept-encoding", "gzip")])
+    ra, rb = c.wait(a, b)
+    assert status(ra) == 200 and ra["body"] == b"hello world"
+    assert dict(ra["headers"])["etag"] == '"11-4225329227"'
+    assert dict(rb["headers"])["content-encoding"] == "gzip"
+    assert gzip.decompress(rb["body"]) == b"body{color:red}\n" * 200
+    c.close()
+
+
+def test_sigterm_lets_open_streams_finish(serve: ServeFn) -> None:
+    srv = serve(H2C)
+    proc = subprocess.Popen(["curl", "-sS", "-N", "--http2-prior-knowledge", "--max-time", "60",
+                             f"http://127.0.0.1:{srv.port}/stream?n=20&ms=50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the reply is under way
+    assert first == b"chunk0\n"
+    srv.rr.signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert first + rest == b"".join(f"chunk{i}\n".encode() for i in range(20))
+    assert srv.rr.wait(30) == 0
