@@ -28,15 +28,21 @@ class Chooser(asyncio.Protocol):
     """Stands in for the connection's protocol until it is known, then hands over."""
 
     def __init__(self, http1: Callable[[], asyncio.Protocol],
-                 http2: Callable[[], H2Protocol], tls: bool) -> None:
+                 http2: Callable[[], H2Protocol], tls: bool, timeout: float) -> None:
         self.http1 = http1
         self.http2 = http2
         self.tls = tls
+        self.timeout = timeout
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if not self.tls:
+            # a client that never says which protocol it speaks (or stops half-way
+            # through the preface) must not hold the connection forever
+            self._timer = asyncio.get_running_loop().call_later(self.timeout, transport.close)
         if self.tls:
             ssl_object = transport.get_extra_info("ssl_object")
             alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
@@ -61,6 +67,7 @@ class Chooser(asyncio.Protocol):
             return
         settings, headers = upgrade
         assert self.transport is not None
+        self._cancel()
         self.transport.write(_SWITCH)
         proto = self.http2()
         self.transport.set_protocol(proto)
@@ -72,13 +79,19 @@ class Chooser(asyncio.Protocol):
 
     def _hand_over(self, proto: asyncio.Protocol, data: bytes) -> None:
         assert self.transport is not None
+        self._cancel()
         self.transport.set_protocol(proto)
         proto.connection_made(self.transport)
         if data:
             proto.data_received(data)
 
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def connection_lost(self, exc: BaseException | None) -> None:
-        return None
+        self._cancel()
 
 
 def _upgrade(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
@@ -111,5 +124,5 @@ def _upgrade(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
 
 
 def factory(http1: Callable[[], Any], http2: Callable[[], H2Protocol],
-            tls: bool) -> Callable[[], Chooser]:
-    return lambda: Chooser(http1, http2, tls)
+            tls: bool, timeout: float) -> Callable[[], Chooser]:
+    return lambda: Chooser(http1, http2, tls, timeout)

@@ -150,7 +150,8 @@ class HttpPlugin:
             options = H2Options(h2_streams, self.handler_cfg.max_request_size)
             tls_on = ssl_context is not None
             factory = chooser(server, lambda: H2Protocol(
-                handler, self.limits, options, server.rejects, tls_on, self._h2), tls_on)
+                handler, self.limits, options, server.rejects, tls_on, self._h2), tls_on,
+                self.limits.read_header_timeout)
         try:
             srv = await loop.create_server(factory, host, port, ssl=ssl_context,
                                            reuse_address=True, backlog=1024)

@@ -363,3 +363,13 @@ def test_sigterm_lets_open_streams_finish(serve: ServeFn) -> None:
     assert proc.returncode == 0, err
     assert first + rest == b"".join(f"chunk{i}\n".encode() for i in range(20))
     assert srv.rr.wait(30) == 0
+
+
+def test_silent_or_half_preface_client_is_dropped(serve: ServeFn) -> None:
+    srv = serve(H2C + "read_header_timeout: 1s\n")
+    for opening in (b"", b"PRI * HTTP/2.0\r\n"):
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        s.sendall(opening)
+        assert s.recv(100) == b""  # closed by the server, not by our timeout
+        s.close()
+    _still_fine(srv.port)
