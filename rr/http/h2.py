@@ -77,6 +77,13 @@ class H2Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport, upgrade: Any = None
                         ) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if len(self.registry) >= self.limits.max_connections:
+            # the HTTP/1.1 cap, counted separately for HTTP/2 connections
+            self.rejects.warning("cap", "connection refused: too many HTTP/2 connections",
+                                 limit=self.limits.max_connections)
+            self._closing = True
+            transport.close()
+            return
         self.registry.add(self)
         self.conn.local_settings = h2.settings.Settings(client=False, initial_values={
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.options.max_concurrent_streams,
@@ -93,6 +100,8 @@ class H2Protocol(asyncio.Protocol):
 
     def start_upgraded(self, headers: list[tuple[bytes, bytes]]) -> None:
         """Stream 1 of an ``Upgrade: h2c`` connection: the HTTP/1.1 request itself."""
+        if self._closing:
+            return
         stream = Stream(self, 1)
         self.streams[1] = stream
         self._run(stream, headers, ended=True)
@@ -243,6 +252,7 @@ class H2Protocol(asyncio.Protocol):
             request = make_request(self, stream, headers, ended)
         except Exception:  # noqa: BLE001 - a request we cannot build ends its stream only
             logging.getLogger("http").exception("http/2 request refused")
+            self.streams.pop(stream.id, None)
             self.reset_stream(stream, 1)
             return
         stream.task = self.loop.create_task(self._serve(stream, request))

@@ -22,7 +22,7 @@ import h2.exceptions
 import h2.settings
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 from tests.http import test_middleware
 from tests.http.conftest import ServeFn
 from tests.http.test_middleware import _self_signed
@@ -373,3 +373,29 @@ def test_silent_or_half_preface_client_is_dropped(serve: ServeFn) -> None:
         assert s.recv(100) == b""  # closed by the server, not by our timeout
         s.close()
     _still_fine(srv.port)
+
+
+def test_http2_connection_cap(serve: ServeFn) -> None:
+    srv = serve(H2C + "max_connections: 2\n")
+    held = [Client(srv.port) for _ in range(2)]
+    for c in held:
+        c.wait(c.request("/pid"))
+    with pytest.raises((AssertionError, OSError)):  # closed: EOF or a reset
+        refused = Client(srv.port)
+        try:
+            refused.wait(refused.request("/pid"))
+        finally:
+            refused.close()
+    held[0].close()
+    wait_for(lambda: _served(srv.port))
+
+
+def _served(port: int) -> bool:
+    c = Client(port)
+    try:
+        (r,) = c.wait(c.request("/pid"))
+        return status(r) == 200
+    except (AssertionError, OSError):
+        return False
+    finally:
+        c.close()
