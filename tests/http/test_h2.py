@@ -399,3 +399,17 @@ def _served(port: int) -> bool:
         return False
     finally:
         c.close()
+
+
+def test_ssl_redirect_over_h2c(serve: ServeFn, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    ssl_port = free_port()
+    srv = serve(H2C + f"ssl:\n  address: 127.0.0.1:{ssl_port}\n  redirect: true\n"
+                f"  cert: {cert}\n  key: {key}\n")
+    c = Client(srv.port)
+    (r,) = c.wait(c.request("/a/b?x=1"))
+    headers = dict(r["headers"])
+    assert status(r) == 308
+    assert headers["location"] == f"https://example.test:{ssl_port}/a/b?x=1"
+    assert headers["strict-transport-security"].startswith("max-age=31536000")
+    c.close()
