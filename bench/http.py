@@ -8,6 +8,8 @@ req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process and it
 workers spent per request: with ``--cpus`` both servers run under ``taskset -c <cpus>``
 (wrk stays free), which gives the per-core throughput, and the two CPU figures give the
 expected throughput on N cores (docs/scaling.md).
+The same rr listener has h2c on: `h2load -c<connections> -m8` (nghttp2-client) gives the
+HTTP/2 column beside the two HTTP/1.1 ones.
 The CPU per request is the figure to compare between versions of rr: it drifts far less
 than req/s. Absolute numbers drift on a shared machine; compare the ratios of one run.
 """
@@ -24,11 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+Row = tuple[float, float, float]
 PHP_SRC = Path(__file__).resolve().parent / "php"
 
 
@@ -145,6 +150,8 @@ logs:
   level: warn
 http:
   address: 127.0.0.1:{port}
+  http2:
+    h2c: true
   pool:
     num_workers: {workers}
 """)
@@ -185,6 +192,35 @@ def wrk(url: str, duration: str, connections: int, count: bool = False
     return (rps, pct("50"), pct("99")), done
 
 
+def h2load(url: str, duration: str, connections: int, tmp: Path
+           ) -> tuple[tuple[float, float, float], int]:
+    """(req/s, p50 ms, p99 ms) and requests done, over h2c with 8 streams a connection."""
+    log = tmp / "h2load.log"
+    out = subprocess.run(["h2load", f"-c{connections}", "-m8", "-t2", f"-D{duration}",
+                          f"--log-file={log}", url],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    assert m, out
+    if int(m.group(2)) != int(m.group(3)):
+        raise RuntimeError(f"{url} answered with errors over h2:\n{out}")
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))  # type: ignore[union-attr]
+    # --log-file: start time, status, elapsed microseconds per request
+    lat = sorted(int(line.split()[2]) for line in log.read_text().splitlines() if line)
+    if not lat:
+        raise RuntimeError(f"h2load logged no requests:\n{out}")
+    return (rps, lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000), int(m.group(2))
+
+
+def cpu_per_request(server: psutil.Process, run: Callable[[], tuple[Row, int]]
+                    ) -> tuple[Row, float, float]:
+    """The run's row and the CPU µs per request of the rr process and of its workers."""
+    php = server.children(recursive=True)
+    before, php_before = cpu_seconds([server]), cpu_seconds(php)
+    row, done = run()
+    per = 1e6 / max(done, 1)
+    return row, (cpu_seconds([server]) - before) * per, (cpu_seconds(php) - php_before) * per
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2,
@@ -212,29 +248,30 @@ def main() -> int:
             finally:
                 stop(procs)
             procs, port = start_rr(tmp, app, s, workers, args.cpus)
+            url = f"http://127.0.0.1:{port}/"
             try:
                 server = psutil.Process(procs[0].pid)
-                php = server.children(recursive=True)
-                before, php_before = cpu_seconds([server]), cpu_seconds(php)
-                rr, done = wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections,
-                               count=True)
-                cpu_us = (cpu_seconds([server]) - before) / max(done, 1) * 1e6
-                php_us = (cpu_seconds(php) - php_before) / max(done, 1) * 1e6
+                rr, cpu_us, php_us = cpu_per_request(server, partial(
+                    wrk, url, args.duration, args.connections, count=True))
+                h2, cpu_h2, _ = cpu_per_request(server, partial(
+                    h2load, url, args.duration, args.connections, tmp))
             finally:
                 stop(procs)
-            rows.append((s, workers, fpm, rr, cpu_us, php_us))
+            rows.append((s, workers, fpm, rr, cpu_us, php_us, h2, cpu_h2))
     cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {cores}")
-    print("cpu/req: CPU time (user+system) per request of the rr process and of its PHP "
+    print("cpu: CPU time (user+system) per request of the rr process and of its PHP "
           "workers; steadier than req/s on a shared machine")
+    print(f"h2: h2load -c{args.connections} -m8 against the same rr listener (h2c)")
     print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
           f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8} {'php cpu':>8} | "
-          f"{'ratio':>6}")
-    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us in rows:
+          f"{'ratio':>6} | {'h2 req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8}")
+    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2, cpu_h2 in rows:
         print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
               f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us {php_us:6.1f}us | "
-              f"{r_rps / f_rps:5.2f}x")
+              f"{r_rps / f_rps:5.2f}x | "
+              f"{h2[0]:10.0f} {h2[1]:7.2f}ms {h2[2]:7.2f}ms {cpu_h2:6.1f}us")
     return 0
 
 

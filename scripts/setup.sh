@@ -32,6 +32,7 @@ apt_install() {
 
 need_apt=()
 command -v php >/dev/null || need_apt+=(php-cli)
+command -v curl >/dev/null || need_apt+=(curl)  # the HTTP/2 tests drive curl --http2
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
 if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then

@@ -21,6 +21,7 @@ from rr.http import fastreply
 from rr.http.accesslog import WRITE_BYTES
 from rr.http.chain import READ_BYTES, UPLOADED, finalize, has_hooks, state, text_response
 from rr.http.context import build_context
+from rr.http.h2stream import H2Writer
 from rr.http.reply import Reply, ReplyError, decode
 from rr.http.uploads import UploadsConfig
 from rr.pool.errors import NoFreeWorkersError, PoolError
@@ -194,6 +195,10 @@ class PHPHandler:
         response has been written yet, so the bytes can go to the transport directly."""
         if reply.status == 101 or request.version < (1, 1):
             return
+        writer = request._payload_writer
+        if isinstance(writer, H2Writer):
+            writer.send_interim(reply.status, list(reply.headers))
+            return
         transport = request.transport
         if transport is not None and not transport.is_closing():
             transport.write(interim_bytes(reply))
@@ -293,6 +298,9 @@ class PHPHandler:
                 return self.pool_error(e)
             self.log.error("stream error", extra={"fields": {"error": str(e)}})
             resp.force_close()
+            writer = request._payload_writer
+            if isinstance(writer, H2Writer):
+                writer.abort()
             return resp
         if resp is None:
             return web.Response(status=200)

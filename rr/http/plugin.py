@@ -13,6 +13,8 @@ from rr.http import tls
 from rr.http.accesslog import AccessLog
 from rr.http.chain import Handler, Middleware
 from rr.http.entry import Entry
+from rr.http.h2 import H2Options, H2Protocol
+from rr.http.h2c import factory as chooser
 from rr.http.limits import HttpLimits
 from rr.http.middleware import gzip, headers, proxy_ip, static
 from rr.http.middleware import metrics as metrics_mw
@@ -58,8 +60,13 @@ class HttpPlugin:
         self.ssl_context = tls.context(cfg.section("ssl")) if self.tls_enabled else None
         self._pool: Pool = app.make_pool("http", cfg.section("pool"), mode="http")
         self._servers: list[tuple[Listener, asyncio.AbstractServer]] = []
-        if cfg.boolean("http2.h2c"):
-            self.log.warning("http2.h2c is not supported: serving HTTP/1.1 only")
+        self.h2c = cfg.boolean("http2.h2c")
+        # 0 -> 128; the HTTPS side keeps Go's 250 unless h2c is on (spec/grpc.md §11)
+        self.max_streams = cfg.integer("http2.max_concurrent_streams", 128) or 128
+        self._h2: set[H2Protocol] = set()
+        if cfg.has("http3"):
+            self.log.warning("http.http3: HTTP/3 (QUIC) is not served; "
+                             "the http3 keys are ignored")
         if cfg.has("fcgi"):
             self.log.warning("http.fcgi is not supported and is ignored")
 
@@ -117,7 +124,8 @@ class HttpPlugin:
             ssl_cfg = self.cfg.section("ssl")
             ssl_address = ssl_cfg.string("address", "127.0.0.1:443") or "127.0.0.1:443"
             host, port = tls.split_address(ssl_address, "http.ssl.address")
-            await self._listen(self._chain("https"), host, port, self.ssl_context)
+            await self._listen(self._chain("https"), host, port, self.ssl_context,
+                               self.max_streams if self.h2c else 250)
             self.log.debug("https server started", extra={"fields": {"address": ssl_address}})
         if self.address:
             host, port = tls.split_address(self.address, "http.address")
@@ -127,16 +135,25 @@ class HttpPlugin:
                     self.cfg.string("ssl.address", "127.0.0.1:443") or "127.0.0.1:443",
                     "http.ssl.address")
                 handler = Entry(tls.redirector(ssl_port), self.access, self.log)
-            await self._listen(handler, host, port, None)
+            await self._listen(handler, host, port, None,
+                               self.max_streams if self.h2c else 0)
             self.log.debug("http server started", extra={"fields": {"address": self.address}})
 
     async def _listen(self, handler: Handler, host: str | None, port: int,
-                      ssl_context: Any) -> None:
+                      ssl_context: Any, h2_streams: int) -> None:
+        """``h2_streams`` > 0: HTTP/2 is served next to HTTP/1.1 (ALPN or h2c)."""
         server = Listener(handler, self.limits, self.log, handler_cancellation=False,
                           access_log=None, max_line_size=65536, max_field_size=65536)
         loop = asyncio.get_running_loop()
+        factory: Any = server
+        if h2_streams:
+            options = H2Options(h2_streams, self.handler_cfg.max_request_size)
+            tls_on = ssl_context is not None
+            factory = chooser(server, lambda: H2Protocol(
+                handler, self.limits, options, server.rejects, tls_on, self._h2), tls_on,
+                self.limits.read_header_timeout)
         try:
-            srv = await loop.create_server(server, host, port, ssl=ssl_context,
+            srv = await loop.create_server(factory, host, port, ssl=ssl_context,
                                            reuse_address=True, backlog=1024)
         except OSError as e:
             raise ConfigError(f"http: cannot listen on {host or ''}:{port}: {e}") from None
@@ -150,6 +167,7 @@ class HttpPlugin:
         for _, srv in self._servers:
             srv.close()
         await asyncio.gather(*(server.shutdown(grace) for server, _ in self._servers),
+                             *(conn.shutdown(grace) for conn in list(self._h2)),
                              return_exceptions=True)
         self._servers.clear()
         await self._pool.destroy()

@@ -38,7 +38,7 @@ def context(cfg: Section) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(["h2", "http/1.1"])  # rr/http/h2c.py picks by the result
     root_ca = cfg.string("root_ca")
     auth = cfg.string("client_auth_type", "no_client_cert") or "no_client_cert"
     if auth not in _CLIENT_AUTH:

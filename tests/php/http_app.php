@@ -71,6 +71,13 @@ while ($payload = $worker->waitPayload()) {
                 file_put_contents(sys_get_temp_dir() . '/rr_http_stream_' . ($q['tag'] ?? 'x'), 'done');
             }
             break;
+        case '/stream-crash':
+            // one chunk of a streamed reply, then the worker dies mid-reply
+            $http->respond(200, (function () {
+                yield "first\n";
+                exit(1);
+            })(), ['Content-Type' => ['text/plain']]);
+            break;
         case '/uploads':
             $out = [];
             array_walk_recursive($ctx['uploads'], function ($v, $k) use (&$out) {
