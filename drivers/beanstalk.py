@@ -340,6 +340,41 @@ class BeanstalkDriver(Driver):
         await self._consumer.close()
         await self._producer.close()
 
+    # -- dead letters (rr jobs dlq) -------------------------------------------------------
+    async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, int]]:
+        """The ready jobs of the tube, in beanstalkd's order: reserved on a connection of
+        its own, then all released again unchanged (same id, priority: the order stays).
+        A dead-letter pipeline is not consumed, so every job in its tube is a dead letter.
+        Reference = the beanstalkd job id (a ready job may be deleted by anyone)."""
+        conn = Connection(self.address, self.timeout)
+        held: list[Reserved] = []
+        try:
+            await conn.connect()
+            await conn.watch(self.tube)
+            if self.tube != "default":
+                await conn.ignore("default")
+            while limit is None or len(held) < offset + limit:
+                try:
+                    held.append(await conn.reserve(0))
+                except TimedOut:
+                    break
+            for r in held:
+                await conn.release(r.id, self.tube_priority, 0)
+        except RECOVERABLE as e:
+            raise RRError(f"beanstalk pipeline {self.pipeline}: {describe(e)}") from e
+        finally:
+            await conn.close()   # anything still reserved is released by beanstalkd
+        return [(decode_job(r.body, self.pipeline, self.priority), r.id)
+                for r in held[offset:]]
+
+    async def forget(self, ref: int) -> None:
+        conn = Connection(self.address, self.timeout)
+        try:
+            await conn.connect()
+            await conn.delete(int(ref))
+        finally:
+            await conn.close()
+
     async def state(self) -> PipelineState:
         """Counts of this tube (``stats-tube``; RoadRunner reported server-wide ``stats``)."""
         st = PipelineState(pipeline=self.pipeline, driver=DRIVER, queue=self.tube,

