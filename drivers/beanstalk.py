@@ -40,7 +40,14 @@ from rr.drivers.beanstalk_client import (
     TimedOut,
 )
 from rr.errors import ConfigError, RRError, describe
-from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
+from rr.pipeline.driver import (
+    Delivery,
+    Driver,
+    PipelineOptions,
+    PipelineState,
+    Sink,
+    join_tasks,
+)
 from rr.pipeline.job import Headers, Job, headers_from_json
 
 log = logging.getLogger("rr.jobs.beanstalk")
@@ -127,10 +134,7 @@ class BeanstalkDelivery(Delivery):
             raise RRError(STOPPED)
         if self.settled:
             return
-        job = self.job
-        clone = Job(id=job.id, name=job.name, payload=job.payload,
-                    headers=job.merged_headers(headers), pipeline=job.pipeline,
-                    priority=job.priority, delay=max(0, int(delay)), auto_ack=job.auto_ack)
+        clone = self.job.requeued(self.job.merged_headers(headers), delay)
         # the copy first, then the delete: a crash in between duplicates, never loses
         await self.driver.put(clone)
         await self.ack()
@@ -238,7 +242,7 @@ class BeanstalkDriver(Driver):
         self._check_open()
         if self._consuming:
             raise RRError(f"{DRIVER} listener is already in the active state")
-        await self._join()
+        await join_tasks(self._tasks)
         self._consuming = True
         self._tasks = [asyncio.create_task(self._consume_loop(), name=f"bs-{self.pipeline}"),
                        asyncio.create_task(self._keeper_loop(), name=f"bs-ttr-{self.pipeline}")]
@@ -252,16 +256,7 @@ class BeanstalkDriver(Driver):
             raise RRError("no active listeners, nothing to pause")
         self._consuming = False
         self._slots.set()
-        await self._join(timeout=self.reserve_timeout + 3.0)
-
-    async def _join(self, timeout: float | None = None) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await join_tasks(self._tasks, timeout=self.reserve_timeout + 3.0)
 
     async def _dial_consumer(self) -> None:
         if self._consumer.open:
@@ -330,7 +325,7 @@ class BeanstalkDriver(Driver):
             return
         self._consuming = False
         self._slots.set()
-        await self._join(timeout=self.reserve_timeout + 3.0)
+        await join_tasks(self._tasks, timeout=self.reserve_timeout + 3.0)
         self._stopped = True
         for d in list(self._inflight.values()):
             if not d.settled and d.conn.open:

@@ -42,7 +42,14 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from rr.errors import ConfigError, RRError, describe
-from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
+from rr.pipeline.driver import (
+    Delivery,
+    Driver,
+    PipelineOptions,
+    PipelineState,
+    Sink,
+    join_tasks,
+)
 from rr.pipeline.job import Headers, Job, headers_from_json
 
 log = logging.getLogger("rr.jobs.nats")
@@ -117,10 +124,11 @@ def durable_name(text: str) -> str:
 
 
 class NATSDelivery(Delivery):
-    def __init__(self, driver: NATSDriver, msg: Msg, job: Job) -> None:
+    def __init__(self, driver: NATSDriver, msg: Msg, job: Job, seq: int) -> None:
         self.driver = driver
         self.msg = msg
         self.job = job
+        self.seq = seq   # stream sequence (parsing msg.metadata again costs per job)
         self.settled = False
         self.auto_acked = False
 
@@ -138,7 +146,7 @@ class NATSDelivery(Delivery):
 
     async def ack(self) -> None:
         if self._begin():
-            await self.driver.ack_msg(self.msg)
+            await self.driver.ack_msg(self.msg, self.seq)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
         if not self._begin():
@@ -155,16 +163,13 @@ class NATSDelivery(Delivery):
             raise RRError(STOPPED)
         if self.settled:
             return
-        job = self.job
-        clone = Job(id=job.id, name=job.name, payload=job.payload,
-                    headers={k: v for k, v in job.merged_headers(headers).items()
-                             if k != "x-nats-subject"},
-                    pipeline=job.pipeline, priority=job.priority, delay=max(0, int(delay)),
-                    auto_ack=job.auto_ack)
+        merged = self.job.merged_headers(headers)
+        merged.pop("x-nats-subject", None)   # set again from the subject on delivery
+        clone = self.job.requeued(merged, delay)
         # the copy first, then the ack: a crash in between duplicates, never loses
         await self.driver.publish(clone)
         if self._begin():
-            await self.driver.ack_msg(self.msg)
+            await self.driver.ack_msg(self.msg, self.seq)
 
 
 class NATSDriver(Driver):
@@ -287,11 +292,11 @@ class NATSDriver(Driver):
                 self._check_open()
 
     # -- settling -------------------------------------------------------------------------
-    async def ack_msg(self, msg: Msg) -> None:
+    async def ack_msg(self, msg: Msg, seq: int) -> None:
         await msg.ack()
         if self.delete_after_ack and self._js is not None:
             with contextlib.suppress(*NETWORK_ERRORS, NotFoundError):
-                await self._js.delete_msg(self.stream, msg.metadata.sequence.stream)
+                await self._js.delete_msg(self.stream, seq)
 
     @property
     def stopped(self) -> bool:
@@ -299,9 +304,8 @@ class NATSDriver(Driver):
 
     def release(self, delivery: NATSDelivery) -> None:
         delivery.settled = True
-        seq = delivery.msg.metadata.sequence.stream
-        if self._inflight.get(seq) is delivery:
-            del self._inflight[seq]
+        if self._inflight.get(delivery.seq) is delivery:
+            del self._inflight[delivery.seq]
         self._slots.set()
 
     def _check_open(self) -> None:
@@ -313,7 +317,7 @@ class NATSDriver(Driver):
         self._check_open()
         if self._consuming:
             raise RRError(f"{DRIVER} listener is already in the active state")
-        await self._join()
+        await join_tasks(self._tasks)
         self._consuming = True
         self._tasks = [asyncio.create_task(self._consume_loop(), name=f"nats-{self.pipeline}"),
                        asyncio.create_task(self._keeper_loop(),
@@ -329,16 +333,7 @@ class NATSDriver(Driver):
         self._consuming = False
         self._slots.set()
         # jobs already handed to the core keep running; their acks still go out
-        await self._join(timeout=3.0)
-
-    async def _join(self, timeout: float | None = None) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await join_tasks(self._tasks, timeout=3.0)
 
     async def _subscribe(self) -> Any:
         js = await self._client()
@@ -400,9 +395,9 @@ class NATSDriver(Driver):
             return
         job = decode_message(msg.data, msg.headers, msg.subject, self.pipeline,
                              self.priority)
-        delivery = NATSDelivery(self, msg, job)
+        delivery = NATSDelivery(self, msg, job, seq)
         if job.auto_ack:
-            await self.ack_msg(msg)
+            await self.ack_msg(msg, seq)
             delivery.auto_acked = True
         else:
             self._inflight[seq] = delivery
@@ -427,7 +422,7 @@ class NATSDriver(Driver):
             return
         self._consuming = False
         self._slots.set()
-        await self._join(timeout=3.0)
+        await join_tasks(self._tasks, timeout=3.0)
         self._stopped = True
         # unlike RoadRunner, no purge: unconsumed jobs stay for the next start
         for d in list(self._inflight.values()):
