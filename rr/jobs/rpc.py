@@ -150,11 +150,21 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
         jobs_ = pipe.driver.browse()[offset:]
         return [(j, None) for j in (jobs_ if limit is None else jobs_[:limit])]
 
+    async def finish(pipe: Any) -> None:
+        """Let a driver that holds what it listed (amqp) give it back."""
+        done = getattr(pipe.driver, "dead_letters_done", None)
+        if done is not None:
+            await done()
+
     async def dlq_list(arg: Any) -> list[dict[str, Any]]:
         pipe = browsable(arg)
         limit, offset = window(arg)
+        try:
+            found = await listed(pipe, limit, offset)
+        finally:
+            await finish(pipe)
         out = []
-        for j, _ in await listed(pipe, limit, offset):
+        for j, _ in found:
             out.append({"id": j.id, "job": j.name,
                         "from": (j.headers.get(DEAD_LETTER_FROM) or [""])[0],
                         "reason": (j.headers.get(DEAD_LETTER_REASON) or [""])[0],
@@ -167,7 +177,10 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
         target = arg.get("to", "") if isinstance(arg, dict) else ""
         only = arg.get("id", "") if isinstance(arg, dict) else ""
         if hasattr(pipe.driver, "dead_letters"):
-            return await replay_in_place(pipe, target, only)
+            try:
+                return await replay_in_place(pipe, target, only)
+            finally:
+                await finish(pipe)
         replayed = 0
         failed: list[str] = []
         taken = pipe.driver.take_all()

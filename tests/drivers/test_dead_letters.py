@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+import tests.drivers.test_amqp_conformance as amqp_conformance
 import tests.drivers.test_beanstalk_conformance as beanstalk_conformance
 import tests.drivers.test_nats_conformance as nats_conformance
 import tests.drivers.test_redis_conformance as redis_conformance
@@ -23,11 +24,13 @@ from tests.helpers import RRProcess, free_port, php_worker, run_cli, wait_for
 pytestmark = [pytest.mark.timeout(240), pytest.mark.php]
 
 SUITES: dict[str, type[DriverConformance]] = {
+    "amqp": amqp_conformance.TestAMQPConformance,
     "nats": nats_conformance.TestNATSConformance,
     "beanstalk": beanstalk_conformance.TestBeanstalkConformance,
     "redis": redis_conformance.TestRedisConformance,
 }
-BROKERS = {"nats": nats_conformance.ledger_broker,
+BROKERS = {"amqp": lambda req: ("127.0.0.1", req.getfixturevalue("rabbitmq_port")),
+           "nats": nats_conformance.ledger_broker,
            "beanstalk": beanstalk_conformance.ledger_broker,
            "redis": lambda req: ("127.0.0.1", req.getfixturevalue("redis_port"))}
 
