@@ -83,6 +83,20 @@ def sqs_address() -> str:
     return f"http://127.0.0.1:{MOTO_PORT}"
 
 
+def nats_address() -> str:
+    from tests.drivers.services import NATS_PORT, ensure_service
+
+    ensure_service("nats.sh", NATS_PORT, "NATS_PORT")
+    return f"nats://127.0.0.1:{NATS_PORT}"
+
+
+def beanstalk_address() -> str:
+    from tests.drivers.services import BEANSTALK_PORT, ensure_service
+
+    ensure_service("beanstalkd.sh", BEANSTALK_PORT, "BEANSTALK_PORT")
+    return f"tcp://127.0.0.1:{BEANSTALK_PORT}"
+
+
 def other_raw(driver: str, address: Callable[[], str]) -> Callable[[int], Any] | None:
     """The kafka/sqs raw-rate function of bench/raw_clients_kafka_sqs.py: the first
     callable named like ``<driver>...rate`` there, called as fn(n, address)."""
@@ -124,7 +138,22 @@ def targets() -> list[Target]:
                              {"sqs": {"endpoint": sqs_address(), "region": "us-east-1",
                                       "key": "test", "secret": "test"}}),
                other_raw("sqs", sqs_address), scale=0.05),
+        Target("nats",
+               lambda name: ({"stream": name, "subject": name, "prefetch": 100,
+                              "delete_stream_on_stop": True},
+                             {"nats": {"addr": nats_address()}}),
+               lambda n: _nb().nats_consume_ack_rate(n, nats_address()),
+               raw_workers=lambda n: _nb().nats_rate(n, nats_address())),
+        Target("beanstalk",
+               lambda name: ({"tube": name, "prefetch": 100, "reserve_timeout": "1s"},
+                             {"beanstalk": {"addr": beanstalk_address()}}),
+               lambda n: _nb().beanstalk_consume_ack_rate(n, beanstalk_address()),
+               raw_workers=lambda n: _nb().beanstalk_rate(n, beanstalk_address())),
     ]
+
+
+def _nb() -> Any:
+    return importlib.import_module("bench.raw_clients_nats_beanstalk")
 
 
 def jobs_ok(metrics_url: str) -> float:

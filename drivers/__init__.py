@@ -8,4 +8,6 @@ DRIVERS: dict[str, DriverFactory] = {
     "kafka": DriverFactory("rr.drivers.kafka", "KafkaDriver"),
     "sqs": DriverFactory("rr.drivers.sqs", "SQSDriver"),
     "redis": DriverFactory("rr.drivers.redis", "RedisDriver"),
+    "nats": DriverFactory("rr.drivers.nats", "NATSDriver"),
+    "beanstalk": DriverFactory("rr.drivers.beanstalk", "BeanstalkDriver"),
 }

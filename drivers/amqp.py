@@ -182,6 +182,8 @@ class AMQPDriver(Driver):
         #: exist, new ones queue behind them instead of being offered directly
         self._backlog = 0
         self._delayed = 0
+        #: a dead-letter listing's own connection and the messages it holds unacked
+        self._dlq_session: tuple[AbstractConnection, list[Any]] | None = None
 
     # -- connection ------------------------------------------------------------------
     async def _ensure_connected(self, wait: bool = True) -> None:
@@ -508,6 +510,45 @@ class AMQPDriver(Driver):
                 await redial
         await self._teardown()
         self._connected.clear()
+
+    # -- dead letters (rr jobs dlq) -------------------------------------------------------
+    async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, int]]:
+        """The queue's messages in order, taken with ``basic.get`` (unacked) on a
+        connection of its own and held until ``dead_letters_done``: closing it puts every
+        message not ``forget``-ed back in its place. A dead-letter pipeline is not
+        consumed, so all its queue holds are dead letters. Reference = the position."""
+        await self.dead_letters_done()
+        if not self.cfg.queue:
+            raise RRError(f"amqp pipeline {self.pipeline}: no queue to list")
+        try:
+            conn = await aio_pika.connect(self.cfg.addr, timeout=10)
+        except (OSError, aiormq.exceptions.AMQPError) as e:
+            raise RRError(f"amqp pipeline {self.pipeline}: {describe(e)}") from e
+        held: list[Any] = []
+        self._dlq_session = (conn, held)
+        try:
+            channel = await conn.channel(publisher_confirms=False)
+            queue = await channel.get_queue(self.cfg.queue, ensure=False)
+            while limit is None or len(held) < offset + limit:
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                held.append(message)
+        except (OSError, aiormq.exceptions.AMQPError) as e:
+            await self.dead_letters_done()
+            raise RRError(f"amqp pipeline {self.pipeline}: {describe(e)}") from e
+        return [(job_from_message(m.headers, m.body, self.pipeline, self.cfg.priority), i)
+                for i, m in enumerate(held) if i >= offset]
+
+    async def forget(self, ref: int) -> None:
+        if self._dlq_session is None:
+            raise RRError(f"amqp pipeline {self.pipeline}: the dead letters are not held")
+        await self._dlq_session[1][ref].ack()
+
+    async def dead_letters_done(self) -> None:
+        session, self._dlq_session = self._dlq_session, None
+        if session is not None:
+            await _close_quietly(session[0])
 
     async def state(self) -> PipelineState:
         st = PipelineState(pipeline=self.pipeline, driver=self.kind, queue=self.cfg.queue,

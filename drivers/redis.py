@@ -46,7 +46,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rr.config import Section
 from rr.drivers.redis_acks import AckBuffer
 from rr.errors import ConfigError, RRError, describe
-from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
+from rr.pipeline.driver import (
+    Delivery,
+    Driver,
+    PipelineOptions,
+    PipelineState,
+    Sink,
+    join_tasks,
+)
 from rr.pipeline.job import Headers, Job, headers_from_json
 
 log = logging.getLogger("rr.jobs.redis")
@@ -470,9 +477,7 @@ class RedisDriver(Driver):
         if delivery.settled:
             return
         job = delivery.job
-        clone = Job(id=job.id, name=job.name, payload=job.payload, headers=headers,
-                    pipeline=job.pipeline, priority=job.priority,
-                    delay=max(0, int(delay)), auto_ack=job.auto_ack)
+        clone = job.requeued(headers, delay)
         original = "" if delivery.auto_acked else delivery.entry_id
         try:
             await self._requeue(
@@ -522,7 +527,7 @@ class RedisDriver(Driver):
         if self._consuming:
             raise RRError(f"{DRIVER} listener is already in the active state")
         # wait for a paused loop to finish its last read before reading again
-        await self._join_consumers()
+        await join_tasks(self._tasks)
         self._consuming = True
         self._wake.clear()
         try:
@@ -550,17 +555,7 @@ class RedisDriver(Driver):
         self._wake.set()
         self._slots.set()
         # jobs already handed to the core keep running (spec: pause never purges the PQ)
-        await self._join_consumers(timeout=self.block_ms / 1000 + 2.0)
-
-    async def _join_consumers(self, timeout: float | None = None) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await join_tasks(self._tasks, timeout=self.block_ms / 1000 + 2.0)
 
     async def _free_slots(self) -> int:
         """Wait until at least half the prefetch window is free: reading one entry per
@@ -732,7 +727,7 @@ class RedisDriver(Driver):
         self._consuming = False
         self._wake.set()
         self._slots.set()
-        await self._join_consumers(timeout=self.block_ms / 1000 + 2.0)
+        await join_tasks(self._tasks, timeout=self.block_ms / 1000 + 2.0)
         self._stopped = True
         if self._mover is not None:
             self._mover.cancel()
@@ -780,6 +775,21 @@ class RedisDriver(Driver):
                                                   consumername=self.consumer)
         if not owned:
             await self._client.xgroup_delconsumer(self.stream, self.group, self.consumer)
+
+    # -- dead letters (rr jobs dlq) -------------------------------------------------------
+    async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, str]]:
+        """The stream's entries in order (``XRANGE``; a dead-letter pipeline is not
+        consumed, so all it holds are dead letters); reference = the entry id."""
+        try:
+            count = None if limit is None else offset + limit
+            entries: Any = await self._client.xrange(self.stream, "-", "+", count=count)
+        except RedisError as e:
+            raise RRError(f"redis pipeline {self.pipeline}: {e}") from e
+        return [(decode_entry(fields, _text(entry_id), self.pipeline, self.priority),
+                 _text(entry_id)) for entry_id, fields in entries[offset:]]
+
+    async def forget(self, ref: str) -> None:
+        await self._client.xdel(self.stream, ref)
 
     async def state(self) -> PipelineState:
         st = PipelineState(pipeline=self.pipeline, driver=DRIVER, queue=self.stream,

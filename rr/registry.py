@@ -33,7 +33,8 @@ ENTRIES: tuple[PluginEntry, ...] = (
     PluginEntry("lock", "rr.lock.plugin", after=("rpc",)),
     PluginEntry("metrics", "rr.metrics.plugin", ("metrics",), after=("rpc",)),
     # driver sections (amqp:, kafka:, …) hold connection settings the jobs plugin reads
-    PluginEntry("jobs", "rr.jobs.plugin", ("jobs", "amqp", "kafka", "sqs", "redis"),
+    PluginEntry("jobs", "rr.jobs.plugin", ("jobs", "amqp", "kafka", "sqs", "redis", "nats",
+                                          "beanstalk"),
                 after=("rpc", "metrics")),
     PluginEntry("cron", "rr.jobs.cron", ("cron",), after=("jobs",)),
     PluginEntry("http", "rr.http.plugin", ("http",), after=("rpc", "metrics")),

@@ -35,6 +35,10 @@ command -v php >/dev/null || need_apt+=(php-cli)
 command -v curl >/dev/null || need_apt+=(curl)  # the HTTP/2 tests drive curl --http2
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -d /usr/share/fonts/truetype/liberation ] || need_apt+=(fonts-liberation)
+# brokers the driver tests start themselves (scripts/services/*.sh)
+command -v beanstalkd >/dev/null || need_apt+=(beanstalkd)
+command -v memcached >/dev/null || need_apt+=(memcached)
+command -v nats-server >/dev/null || need_apt+=(nats-server)
 if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then
   command -v php-fpm8.2 >/dev/null || need_apt+=(php-fpm)
   command -v nginx >/dev/null || need_apt+=(nginx)

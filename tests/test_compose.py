@@ -28,7 +28,7 @@ RR_CONFIG = ROOT / "deploy" / ".rr.docker.yaml"
 
 #: the port each broker image listens on inside the compose network
 BROKER_PORTS = {"rabbitmq": 5672, "kafka": 9092, "elasticmq": 9324, "redis": 6379,
-                "temporal": 7233}
+                "temporal": 7233, "nats": 4222, "beanstalkd": 11300, "memcached": 11211}
 
 
 def compose_schema() -> dict[str, Any]:
@@ -134,6 +134,9 @@ def test_rr_config_points_at_the_stack(compose: dict[str, Any]) -> None:
         cfg.string("sqs.endpoint"),
         *cfg.string_list("redis.addrs"),
         cfg.string("temporal.address"),
+        cfg.string("nats.addr"),
+        cfg.string("beanstalk.addr"),
+        *cfg.string_list("kv.cache.config.addr"),
     ]
     reached = {_host_port(t) for t in targets}
     assert reached == {(host, port) for host, port in BROKER_PORTS.items()}
@@ -145,7 +148,7 @@ def test_rr_config_has_a_consumed_pipeline_per_broker(compose: dict[str, Any]) -
     cfg = load(RR_CONFIG)
     pipelines = cfg.section("jobs.pipelines")
     drivers = {pipelines.section(name).string("driver") for name in pipelines}
-    assert drivers == {"amqp", "kafka", "sqs", "redis"}
+    assert drivers == {"amqp", "kafka", "sqs", "redis", "nats", "beanstalk"}
     assert set(cfg.string_list("jobs.consume")) == set(pipelines)
     # listeners bind all interfaces and are published by the rr service
     published = _published(compose["services"]["rr"])

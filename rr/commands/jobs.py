@@ -68,6 +68,10 @@ def register(subs: argparse._SubParsersAction, glob: argparse.ArgumentParser) ->
     d.add_argument("dlq_pipeline", metavar="pipeline", help="the dead-letter pipeline")
     d.add_argument("--to", dest="replay_to", default="", metavar="PIPELINE",
                    help="replay: target pipeline (default: where each job came from)")
+    d.add_argument("--limit", dest="dlq_limit", type=int, default=0, metavar="N",
+                   help="list: at most N dead letters (default: all)")
+    d.add_argument("--offset", dest="dlq_offset", type=int, default=0, metavar="N",
+                   help="list: skip the first N dead letters")
     d.add_argument("--id", dest="replay_id", default="", metavar="JOB_ID",
                    help="replay: only the job with this id (default: all of them)")
 
@@ -214,7 +218,8 @@ def pipelines_table(c: Any, pb: Any) -> str:
 def dlq(c: Any, args: argparse.Namespace) -> int:
     sub, pipeline = args.dlq_action, args.dlq_pipeline
     if sub == "list":
-        items = c.call("jobs.dlq_list", {"pipeline": pipeline})
+        items = c.call("jobs.dlq_list", {"pipeline": pipeline, "limit": args.dlq_limit,
+                                         "offset": args.dlq_offset})
         print(table(["ID", "Job", "From", "Attempts", "Reason"],
                     [[i["id"], i["job"], i["from"], i["attempts"], i["reason"][:60]]
                      for i in items]))

@@ -120,15 +120,51 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
             pipe = jobs.get(name)
         except RRError as e:
             raise RPCError(str(e)) from None
-        if not hasattr(pipe.driver, "browse"):
+        if not hasattr(pipe.driver, "browse") and not hasattr(pipe.driver, "dead_letters"):
             raise RPCError(f"driver {pipe.driver_name} of pipeline {name} does not support "
                            "listing its jobs")
         return pipe
 
+    def window(arg: Any) -> tuple[int | None, int]:
+        """``limit`` (None: all) and ``offset`` of a dlq_list request."""
+        if not isinstance(arg, dict):
+            return None, 0
+        try:
+            limit = int(arg["limit"]) if arg.get("limit") not in (None, "", 0) else None
+            offset = max(0, int(arg.get("offset") or 0))
+        except (TypeError, ValueError):
+            raise RPCError("limit and offset must be integers") from None
+        if limit is not None and limit < 0:
+            raise RPCError("limit must not be negative")
+        return limit, offset
+
+    async def listed(pipe: Any, limit: int | None, offset: int) -> list[tuple[Job, Any]]:
+        """Dead letters as (job, broker reference): brokers list them in place
+        (``dead_letters``), the memory driver from its buffer (reference None)."""
+        if hasattr(pipe.driver, "dead_letters"):
+            try:
+                found: list[tuple[Job, Any]] = await pipe.driver.dead_letters(limit, offset)
+            except RRError as e:
+                raise RPCError(str(e)) from None
+            return found
+        jobs_ = pipe.driver.browse()[offset:]
+        return [(j, None) for j in (jobs_ if limit is None else jobs_[:limit])]
+
+    async def finish(pipe: Any) -> None:
+        """Let a driver that holds what it listed (amqp) give it back."""
+        done = getattr(pipe.driver, "dead_letters_done", None)
+        if done is not None:
+            await done()
+
     async def dlq_list(arg: Any) -> list[dict[str, Any]]:
         pipe = browsable(arg)
+        limit, offset = window(arg)
+        try:
+            found = await listed(pipe, limit, offset)
+        finally:
+            await finish(pipe)
         out = []
-        for j in pipe.driver.browse():
+        for j, _ in found:
             out.append({"id": j.id, "job": j.name,
                         "from": (j.headers.get(DEAD_LETTER_FROM) or [""])[0],
                         "reason": (j.headers.get(DEAD_LETTER_REASON) or [""])[0],
@@ -140,6 +176,11 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
         pipe = browsable(arg)
         target = arg.get("to", "") if isinstance(arg, dict) else ""
         only = arg.get("id", "") if isinstance(arg, dict) else ""
+        if hasattr(pipe.driver, "dead_letters"):
+            try:
+                return await replay_in_place(pipe, target, only)
+            finally:
+                await finish(pipe)
         replayed = 0
         failed: list[str] = []
         taken = pipe.driver.take_all()
@@ -151,19 +192,43 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
             if not taken:
                 failed.append(f"{only}: not in the dead-letter queue of {pipe.name}")
         for i, j in enumerate(taken):
-            dest = target or (j.headers.get(DEAD_LETTER_FROM) or [""])[0]
-            headers = {k: v for k, v in j.headers.items()
-                       if k not in (DEAD_LETTER_FROM, DEAD_LETTER_REASON, ATTEMPT_HEADER)}
-            copy = Job(id=j.id, name=j.name, payload=j.payload, headers=headers,
-                       pipeline=dest)
             try:
-                await jobs.push(copy, "single")
+                await jobs.push(replayable(j, target), "single")
                 replayed += 1
             except Exception as e:  # noqa: BLE001 - keep the rest in the dead-letter queue
                 failed.append(f"{j.id}: {e}")
                 for rest in taken[i:]:
                     await pipe.driver.push(rest)
                 break
+        return {"replayed": replayed, "failed": failed}
+
+    def replayable(j: Job, target: str) -> Job:
+        dest = target or (j.headers.get(DEAD_LETTER_FROM) or [""])[0]
+        headers = {k: v for k, v in j.headers.items()
+                   if k not in (DEAD_LETTER_FROM, DEAD_LETTER_REASON, ATTEMPT_HEADER)}
+        return Job(id=j.id, name=j.name, payload=j.payload, headers=headers, pipeline=dest)
+
+    async def replay_in_place(pipe: Any, target: str, only: str) -> dict[str, Any]:
+        """A broker's dead letters: push the copy first, then remove the stored message,
+        so a failure in between replays a job twice instead of losing it."""
+        replayed = 0
+        failed: list[str] = []
+        found = await listed(pipe, None, 0)
+        if only:
+            found = [(j, ref) for j, ref in found if j.id == only]
+            if not found:
+                failed.append(f"{only}: not in the dead-letter queue of {pipe.name}")
+        for j, ref in found:
+            try:
+                await jobs.push(replayable(j, target), "single")
+            except Exception as e:  # noqa: BLE001 - the job stays in the dead-letter queue
+                failed.append(f"{j.id}: {e}")
+                break
+            try:
+                await pipe.driver.forget(ref)
+            except Exception as e:  # noqa: BLE001 - replayed; the stored copy remains
+                failed.append(f"{j.id}: replayed, but not removed from {pipe.name}: {e}")
+            replayed += 1
         return {"replayed": replayed, "failed": failed}
 
     rpc.json("jobs.dlq_list", dlq_list)

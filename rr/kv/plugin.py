@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from rr.app import App
 from rr.config import Section
 from rr.errors import ConfigError
+from rr.kv.memcached import MemcachedStorage
 from rr.kv.memory import MemoryStorage
 from rr.kv.redis import RedisStorage
 from rr.kv.rpc import KVService
 from rr.kv.storage import Storage
 
-DRIVERS = ("memory", "redis")
+DRIVERS = ("memory", "redis", "memcached")
 
 
 def build_storage(name: str, driver: str, cfg: Section) -> Storage:
@@ -24,6 +25,8 @@ def build_storage(name: str, driver: str, cfg: Section) -> Storage:
         return MemoryStorage(name)
     if driver == "redis":
         return RedisStorage(name, cfg)
+    if driver == "memcached":
+        return MemcachedStorage(name, cfg)
     raise ConfigError(
         f"kv.{name}.driver: no such constructor was registered: {driver}, "
         f"registered: [{' '.join(DRIVERS)}]")

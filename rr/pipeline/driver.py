@@ -10,6 +10,7 @@ never imports a broker library.
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -184,6 +185,19 @@ class Delivery(abc.ABC):
         Default: nothing, the message stays un-acked and the broker redelivers it once the
         consumer goes away. In-process drivers put it back into their buffer instead."""
         return None
+
+
+async def join_tasks(tasks: list[asyncio.Task[None]], timeout: float | None = None) -> None:
+    """Wait for a driver's loops to end (they watch a flag the caller just cleared);
+    cancel those still running after ``timeout`` so pause/stop stay bounded."""
+    running = [t for t in tasks if not t.done()]
+    if not running:
+        return
+    _, pending = await asyncio.wait(running, timeout=timeout)
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 Sink = Callable[[Delivery], Awaitable[None]]

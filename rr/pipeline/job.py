@@ -71,6 +71,12 @@ class Job:
         parts.append("}")
         return "".join(parts).encode()
 
+    def requeued(self, headers: Headers, delay: int) -> Job:
+        """The copy a requeue publishes: same job, these headers, this delay (seconds)."""
+        return Job(id=self.id, name=self.name, payload=self.payload, headers=headers,
+                   pipeline=self.pipeline, priority=self.priority, delay=max(0, int(delay)),
+                   auto_ack=self.auto_ack)
+
     def merged_headers(self, changes: Headers | None) -> Headers:
         """RoadRunner's requeue header merge: keys in ``changes`` replace, others stay."""
         merged = {k: list(v) for k, v in self.headers.items()}

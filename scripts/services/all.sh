@@ -3,6 +3,9 @@
 set -euo pipefail
 here="$(dirname "$0")"
 bash "$here/redis.sh"
+bash "$here/nats.sh"
+bash "$here/beanstalkd.sh"
+bash "$here/memcached.sh"
 bash "$here/rabbitmq.sh"
 bash "$here/tansu.sh"
 bash "$here/moto.sh"

@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts" / "services"
 KAFKA_PORT = int(os.environ.get("TANSU_PORT", "9092"))
 MOTO_PORT = int(os.environ.get("MOTO_PORT", "5000"))
+# a NATS of the tests' own (max_payload 8 MiB); the machine's NATS on 4222 keeps the 1 MiB
+# default, which a 1 MiB job plus its envelope does not fit
+NATS_PORT = int(os.environ.get("NATS_PORT", "14222"))
+BEANSTALK_PORT = int(os.environ.get("BEANSTALK_PORT", "11300"))
 
 
 def answers(port: int, host: str = "127.0.0.1") -> bool:

@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 
 import tests.drivers.test_amqp_conformance as amqp_conformance
+import tests.drivers.test_beanstalk_conformance as beanstalk_conformance
 import tests.drivers.test_kafka_conformance as kafka_conformance
+import tests.drivers.test_nats_conformance as nats_conformance
 import tests.drivers.test_redis_conformance as redis_conformance
 import tests.drivers.test_sqs_conformance as sqs_conformance
 from rr.goridge.rpc import RPCClientError
@@ -55,6 +57,9 @@ TARGETS = {
     "kafka": LedgerTarget(kafka_conformance.TestKafkaConformance,
                           kafka_conformance.ledger_broker),
     "sqs": LedgerTarget(sqs_conformance.TestSQSConformance, sqs_conformance.ledger_broker),
+    "nats": LedgerTarget(nats_conformance.TestNATSConformance, nats_conformance.ledger_broker),
+    "beanstalk": LedgerTarget(beanstalk_conformance.TestBeanstalkConformance,
+                              beanstalk_conformance.ledger_broker),
 }
 
 
