@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stops the brokers that scripts/services/*.sh started (scripts/test.sh starts them and
 # leaves them running, so that the next test run starts at once):
-#   bash scripts/services/stop.sh          Tansu and moto (the ones nothing else uses)
+#   bash scripts/services/stop.sh          Tansu, moto, Temporal, beanstalkd, memcached and
+#                                          NATS (the ones nothing else uses)
 #   bash scripts/services/stop.sh --all    also RabbitMQ and Redis
 # Only a process whose pid file those scripts wrote, and which is still the program they
 # started, is signalled: a broker that was already running (a system service, another
@@ -12,7 +13,7 @@ DIR=/tmp/rr-services
 case "${1:-}" in
   "") all=0 ;;
   --all) all=1 ;;
-  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "stop.sh: unknown argument '$1' (expected --all or nothing)" >&2; exit 2 ;;
 esac
 
@@ -38,6 +39,12 @@ stop_one() {
 
 stop_one tansu "${TANSU_PORT:-9092}" tansu
 stop_one moto "${MOTO_PORT:-5000}" moto.server
+stop_one temporal "${TEMPORAL_PORT:-7233}" temporal
+stop_one beanstalkd "${BEANSTALK_PORT:-11300}" beanstalkd
+first="${MEMCACHED_PORT:-11211}"
+stop_one memcached "$first" memcached
+stop_one memcached "$((first + 1))" memcached
+for port in "${NATS_PORT:-4222}" 14222; do stop_one nats "$port" nats-server; done
 if [ "$all" = 1 ]; then
   stop_one redis "${REDIS_PORT:-6379}" redis-server
   stop_one rabbitmq "${RABBITMQ_PORT:-5672}" rabbit
