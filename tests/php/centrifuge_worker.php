@@ -8,7 +8,8 @@
  * subscribe: "forbidden*" → error 103; others allowed with chan_info {ch}.
  * publish: "readonly*" → error 103; "rewrite*" → data {rewritten: original}.
  * rpc: echo (data, user, type, meta), headers, mode, publish (via centrifuge.Publish),
- *   broadcast, presence, stats, kick (centrifuge.Disconnect), fail (error frame),
+ *   broadcast, presence, stats, kick (centrifuge.Disconnect), flood (count publications
+ *   of size bytes), fail (error frame),
  *   crash (exit), slow (sleeps data.ms).
  * refresh / subrefresh: extended by an hour.
  */
@@ -63,6 +64,13 @@ function rpc(Request $r): void
             } catch (\Throwable $e) {
                 $r->respond(['data' => ['error' => $e->getMessage(), 'code' => $e->getCode()]]);
             }
+            return;
+        case 'flood':
+            $blob = str_repeat('x', (int)$d['size']);
+            for ($i = 0; $i < (int)$d['count']; $i++) {
+                $api->publish($d['channel'], json_encode(['i' => $i, 'blob' => $blob]));
+            }
+            $r->respond(['data' => ['sent' => (int)$d['count']]]);
             return;
         case 'fail':
             throw new \RuntimeException('rpc failed on purpose');
