@@ -101,14 +101,19 @@ class Connection:
                 return
 
     async def _pinger(self) -> None:
-        await asyncio.sleep(self.cfg.ping_interval * random.uniform(0.5, 1.0))
+        """App-level pings (spec §B.5): the first at a random point of the interval, then
+        every interval; a pong must come within ``pong_timeout`` or the client is gone."""
+        interval = self.cfg.ping_interval
+        wait = min(self.cfg.pong_timeout, interval)
+        await asyncio.sleep(interval * random.uniform(0.5, 1.0))
         while True:
+            self._ping_out = True
+            self.send({})
+            await asyncio.sleep(wait)
             if self._ping_out:
                 self.disconnect(*codes.NO_PONG)
                 return
-            self._ping_out = True
-            self.send({})
-            await asyncio.sleep(self.cfg.ping_interval)
+            await asyncio.sleep(interval - wait)
 
     # -- reading -------------------------------------------------------------------------
     async def serve(self) -> None:
