@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.centrifuge.conftest import CentrifugeRR, Start
+from tests.centrifuge.conftest import Start
 from tests.centrifuge.rawws import RawWS
 from tests.helpers import free_port
 
