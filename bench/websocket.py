@@ -30,6 +30,8 @@ sys.path[0] = str(ROOT)
 
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
+
+PUBLISH = '{{"id":{},"publish":{{"channel":"sink","data":{{"x":1}}}}}}'
 WORKER = f"php {ROOT / 'tests' / 'php' / 'centrifuge_worker.php'}"
 
 BARE = """
@@ -46,10 +48,12 @@ async def handle(request):
                 subs.append(ws)
             if "rpc" in cmd:  # broadcast K publications to every subscriber
                 for i in range(cmd["rpc"]["data"]["count"]):
-                    frame = json.dumps({"push": {"channel": "all", "pub": {"data": {"i": i}}}})
+                    frame = json.dumps({"push": {"channel": "all", "pub": {"data": {"i": i}}}},
+                                       separators=(",", ":"))
                     for s in list(subs):
                         await s.send_str(frame)
-            await ws.send_str(json.dumps({"id": cmd.get("id", 0), "publish": {}}))
+            await ws.send_str(json.dumps({"id": cmd.get("id", 0), "publish": {}},
+                                         separators=(",", ":")))
     return ws
 app = web.Application()
 app.router.add_get("/connection/websocket", handle)
@@ -123,14 +127,13 @@ async def round_trips(url: str, seconds: float, inflight: int = 16) -> float:
         end = time.perf_counter() + seconds
         start = time.perf_counter()
         for _ in range(inflight):
-            await ws.send_str('{"id":%d,"publish":{"channel":"sink","data":{"x":1}}}' % next_id)
+            await ws.send_str(PUBLISH.format(next_id))
             next_id += 1
         while time.perf_counter() < end:
             msg = await ws.receive()
             for _line in msg.data.split("\n"):
                 done += 1
-                await ws.send_str(
-                    '{"id":%d,"publish":{"channel":"sink","data":{"x":1}}}' % next_id)
+                await ws.send_str(PUBLISH.format(next_id))
                 next_id += 1
         return done / (time.perf_counter() - start)
 
