@@ -42,10 +42,12 @@ ENTRIES: tuple[PluginEntry, ...] = (
     PluginEntry("service", "rr.service.plugin", ("service",), after=("rpc",)),
     PluginEntry("grpc", "rr.grpc.plugin", ("grpc",), after=("rpc", "metrics")),
     PluginEntry("temporal", "rr.temporal.plugin", ("temporal",), after=("rpc", "metrics")),
+    PluginEntry("centrifuge", "rr.centrifuge.plugin", ("centrifuge",),
+                after=("rpc", "metrics")),
     # reads every plugin above it (workers of every pool); off without dashboard.address
     PluginEntry("dashboard", "rr.dashboard.plugin", ("dashboard",),
                 after=("rpc", "metrics", "jobs", "cron", "http", "tcp", "service", "grpc",
-                       "temporal")),
+                       "temporal", "centrifuge")),
     # status answers /ready for every plugin, so it starts once they all have
     PluginEntry("status", "rr.status.plugin", ("status",), after=("*",)),
 )

@@ -2,7 +2,8 @@
 # Installs everything rr and its tests need on a Debian 12 machine. Idempotent.
 #   apt:    php-cli (workers); chromium and fonts-liberation (the dashboard's browser
 #           tests: Playwright drives this system build, no browser is downloaded);
-#           python3-venv when `python3 -m venv` cannot make a venv
+#           python3-venv when `python3 -m venv` cannot make a venv; nodejs + npm (the
+#           centrifuge tests run the official JS client: `npm ci` in tests/centrifuge/js)
 #   .venv/: a virtual environment in the checkout with rr (editable) and the test
 #           extras (pytest, moto, the Tansu broker, ...). Nothing goes into the system
 #           Python (Debian's is "externally managed", PEP 668).
@@ -39,6 +40,7 @@ command -v curl >/dev/null || need_apt+=(curl)  # the HTTP/2 tests drive curl --
 command -v beanstalkd >/dev/null || need_apt+=(beanstalkd)
 command -v memcached >/dev/null || need_apt+=(memcached)
 command -v nats-server >/dev/null || need_apt+=(nats-server)
+command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ "${RR_SETUP_BENCH:-0}" = 1 ]; then
   command -v php-fpm8.2 >/dev/null || need_apt+=(php-fpm)
   command -v nginx >/dev/null || need_apt+=(nginx)
@@ -58,6 +60,15 @@ if [ ! -x "$RR_VENV/bin/python" ]; then
   rm -rf "$RR_VENV"   # a half-made one from an interrupted run
   echo "setup: creating $RR_VENV"
   "$BASE_PYTHON" -m venv "$RR_VENV" || { rm -rf "$RR_VENV"; die "python3 -m venv failed"; }
+fi
+
+# the official Centrifugo JS client for the centrifuge tests, exactly as locked; never
+# installed at test time
+js="$RR_ROOT/tests/centrifuge/js"
+if [ -f "$js/package-lock.json" ] && [ ! -d "$js/node_modules/centrifuge" ]; then
+  echo "setup: npm ci in tests/centrifuge/js"
+  (cd "$js" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null) \
+    || die "npm ci in $js failed"
 fi
 
 # what the installed environment was made from: the dependencies and where the checkout is

@@ -30,10 +30,10 @@ def worker_dicts(plugin: Any) -> list[dict[str, Any]] | None:
 class PoolCollector(Collector):
     """``rr_<plugin>_total_workers`` & co (spec/rpc-and-cli.md §5.1, jobs.md §10)."""
 
-    def __init__(self, app: App, plugin: str) -> None:
+    def __init__(self, app: App, plugin: str, prefix: str = "") -> None:
         self.app = app
         self.plugin = plugin
-        self.prefix = f"rr_{plugin}"
+        self.prefix = prefix or f"rr_{plugin}"
 
     def describe(self) -> list[Metric]:
         """Nothing at registration time: the series depend on live state."""

@@ -36,6 +36,8 @@ class MetricsPlugin:
             ProcessCollector(registry=registry)
         for pool_plugin in ("http", "jobs", "grpc", "temporal"):
             registry.register(PoolCollector(app, pool_plugin))
+        # RoadRunner names the centrifuge plugin's gauges rr_centrifugo_* (spec/centrifuge.md)
+        registry.register(PoolCollector(app, "centrifuge", "rr_centrifugo"))
         registry.register(PipelineDepthCollector(app))
         self.collectors = UserCollectors(registry)
         registry.register(self.collectors)

@@ -1,0 +1,41 @@
+"""Client protocol codes (spec §B.8): error replies and disconnect close frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# disconnects (close frames): code, reason
+CONNECTION_CLOSED = (3000, "connection closed")
+SHUTDOWN = (3001, "shutdown")
+SLOW = (3008, "slow")
+WRITE_ERROR = (3009, "write error")
+NO_PONG = (3012, "no pong")
+INVALID_TOKEN = (3500, "invalid token")
+BAD_REQUEST = (3501, "bad request")
+STALE = (3502, "stale")
+FORCE_DISCONNECT = (3503, "force disconnect")
+NOT_AVAILABLE = (3508, "not available")
+
+# error replies: code, message
+INTERNAL = (100, "internal server error")
+UNAUTHORIZED = (101, "unauthorized")
+PERMISSION_DENIED = (103, "permission denied")
+ALREADY_SUBSCRIBED = (105, "already subscribed")
+LIMIT_EXCEEDED = (106, "limit exceeded")
+BAD_REQUEST_ERR = (107, "bad request")
+NOT_AVAILABLE_ERR = (108, "not available")
+UNRECOVERABLE = (112, "unrecoverable position")
+
+
+class ReplyError(Exception):
+    def __init__(self, code: int, message: str, temporary: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.temporary = temporary
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.temporary:
+            out["temporary"] = True
+        return out

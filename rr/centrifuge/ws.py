@@ -1,0 +1,403 @@
+"""One client connection of the built-in endpoint: Centrifugo client protocol v2 with
+JSON framing (spec §B.2–B.8); every event PHP must see goes through the proxy requests
+of §B.9, so the same PHP handlers serve rr's endpoint and a real Centrifugo.
+
+Writes go through a bounded queue drained by one task: a client that reads slower than
+it is sent to is disconnected with 3008 instead of growing rr's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import uuid
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from rr.centrifuge import codes
+from rr.centrifuge.config import WebSocketConfig
+from rr.centrifuge.hub import Hub, Member, raw_json
+from rr.centrifuge.proto import proxy_pb2
+from rr.centrifuge.proxy import call_worker
+from rr.pool.pool import Pool
+
+pb: Any = proxy_pb2
+MAX_CHANNELS = 128
+_ENDS = frozenset({WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class Closed(Exception):
+    """Ends the connection with a close frame."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Connection:
+    def __init__(self, ws: web.WebSocketResponse, hub: Hub, pool: Pool, cfg: WebSocketConfig,
+                 log: logging.Logger) -> None:
+        self.ws = ws
+        self.hub = hub
+        self.pool = pool
+        self.cfg = cfg
+        self.log = log
+        self.client_id = str(uuid.uuid4())
+        self.user = ""
+        self.meta = b""
+        self.conn_info: Any = None
+        self.authed = False
+        self.subs: set[str] = set()
+        self._queue: list[bytes] = []
+        self._queued = 0
+        self._wake = asyncio.Event()
+        self._close: tuple[int, str] | None = None
+        self._ping_out = False
+
+    # -- writing -------------------------------------------------------------------------
+    def send(self, msg: dict[str, Any]) -> None:
+        if self._close is None:
+            self.send_raw(_dumps(msg).encode())
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue one encoded JSON message; past ``send_queue_size`` bytes: 3008 slow."""
+        if self._close is not None:
+            return
+        self._queued += len(data)
+        if self._queued > self.cfg.send_queue_size:
+            self.disconnect(*codes.SLOW)
+            return
+        self._queue.append(data)
+        self._wake.set()
+
+    def push(self, channel: str, kind: str, body: dict[str, Any]) -> None:
+        self.send({"push": {"channel": channel, kind: body}})
+
+    def server_unsubscribe(self, channel: str, code: int, reason: str) -> None:
+        self.subs.discard(channel)
+        self.push(channel, "unsubscribe", {"code": code, "reason": reason})
+
+    def disconnect(self, code: int, reason: str) -> None:
+        if self._close is None:
+            self._close = (code, reason)
+            self._wake.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._queue:
+                batch, self._queue = self._queue, []
+                self._queued = 0
+                try:
+                    await asyncio.wait_for(self.ws.send_str(b"\n".join(batch).decode()),
+                                           timeout=max(1.0, self.cfg.ping_interval))
+                except (TimeoutError, ConnectionError, RuntimeError):
+                    self.disconnect(*codes.WRITE_ERROR)
+            if self._close is not None:
+                code, reason = self._close
+                await self.ws.close(code=code, message=reason.encode())
+                return
+
+    async def _pinger(self) -> None:
+        """App-level pings (spec §B.5): the first at a random point of the interval, then
+        every interval; a pong must come within ``pong_timeout`` or the client is gone."""
+        interval = self.cfg.ping_interval
+        wait = min(self.cfg.pong_timeout, interval)
+        await asyncio.sleep(interval * random.uniform(0.5, 1.0))
+        while True:
+            self._ping_out = True
+            self.send({})
+            await asyncio.sleep(wait)
+            if self._ping_out:
+                self.disconnect(*codes.NO_PONG)
+                return
+            await asyncio.sleep(interval - wait)
+
+    # -- reading -------------------------------------------------------------------------
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._writer())
+        pinger: asyncio.Task[None] | None = None
+        try:
+            try:
+                await asyncio.wait_for(self._first(), self.cfg.connect_timeout)
+            except TimeoutError:
+                raise Closed(*codes.STALE) from None
+            if self.authed:
+                pinger = asyncio.create_task(self._pinger())
+                await self._loop()
+        except Closed as c:
+            self.disconnect(c.code, c.reason)
+        finally:
+            if pinger is not None:
+                pinger.cancel()
+            self.hub.remove(self)
+            self.disconnect(*codes.CONNECTION_CLOSED)
+            try:
+                await asyncio.wait_for(writer, 5.0)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                writer.cancel()
+
+    async def _first(self) -> None:
+        """Frames until the connect has been answered (or the connection is lost)."""
+        while not self.authed and self._close is None:
+            msg = await self.ws.receive()
+            if not await self._frame(msg):
+                return
+
+    async def _loop(self) -> None:
+        while self._close is None:
+            msg = await self.ws.receive()
+            if not await self._frame(msg):
+                return
+
+    async def _frame(self, msg: Any) -> bool:
+        if msg.type == WSMsgType.TEXT:
+            data = msg.data
+        elif msg.type == WSMsgType.BINARY:
+            data = msg.data.decode("utf-8", "replace")
+        else:  # ping/pong frames are answered by aiohttp; anything else ends the read
+            return msg.type not in _ENDS
+        for line in data.strip().split("\n"):
+            try:
+                cmd = json.loads(line)
+            except (ValueError, RecursionError):
+                raise Closed(*codes.BAD_REQUEST) from None
+            if not isinstance(cmd, dict):
+                raise Closed(*codes.BAD_REQUEST)
+            await self._command(cmd)
+        return True
+
+    async def _command(self, cmd: dict[str, Any]) -> None:
+        cid = cmd.get("id", 0)
+        if not isinstance(cid, int) or cid < 0:
+            raise Closed(*codes.BAD_REQUEST)
+        if cid == 0 and "send" not in cmd:
+            if not self._ping_out:
+                raise Closed(*codes.BAD_REQUEST)
+            self._ping_out = False
+            return
+        for name in ("connect", "subscribe", "unsubscribe", "publish", "presence",
+                     "presence_stats", "history", "rpc", "send", "refresh", "sub_refresh"):
+            if name in cmd:
+                break
+        else:
+            raise Closed(*codes.BAD_REQUEST)
+        body = cmd[name]
+        if not isinstance(body, dict):
+            raise Closed(*codes.BAD_REQUEST)
+        if name == "connect":
+            if self.authed:
+                raise Closed(*codes.BAD_REQUEST)
+            await self._connect(cid, body)
+            return
+        if not self.authed:
+            raise Closed(*codes.BAD_REQUEST)
+        if name == "send":
+            raise Closed(*codes.NOT_AVAILABLE)
+        handler = getattr(self, "_" + name)
+        try:
+            result = await handler(body)
+        except codes.ReplyError as e:
+            self.send({"id": cid, "error": e.json()})
+            return
+        self.send({"id": cid, name: result})
+
+    # -- proxy to PHP --------------------------------------------------------------------
+    def _common(self, req: Any) -> Any:
+        req.client = self.client_id
+        req.transport = "websocket"
+        req.protocol = "json"
+        req.encoding = "json"
+        return req
+
+    async def _php(self, kind: str, req: Any, response: Any) -> Any:
+        """One proxy request; the result, or a ReplyError / Closed from PHP's answer."""
+        try:
+            raw = await call_worker(self.pool, kind, req.SerializeToString())
+            out = response()
+            out.ParseFromString(raw)
+        except Exception as e:  # noqa: BLE001 - Centrifugo maps proxy failures to 100
+            self.log.error("centrifuge proxy request failed",
+                           extra={"fields": {"type": kind, "error": str(e)}})
+            raise codes.ReplyError(*codes.INTERNAL, temporary=True) from None
+        if out.HasField("disconnect"):
+            raise Closed(out.disconnect.code, out.disconnect.reason)
+        if out.HasField("error"):
+            raise codes.ReplyError(out.error.code, out.error.message, out.error.temporary)
+        return out.result
+
+    async def _connect(self, cid: int, body: dict[str, Any]) -> None:
+        if body.get("token"):
+            # no token secret is configured: tokens are never accepted as proof
+            self.send({"id": cid, "error": {"code": 101, "message": "unauthorized"}})
+            raise Closed(*codes.INVALID_TOKEN)
+        req = self._common(pb.ConnectRequest())
+        req.data = _raw(body.get("data"))
+        req.name = str(body.get("name", ""))
+        req.version = str(body.get("version", ""))
+        subs = body.get("subs") or {}
+        req.channels.extend(str(k) for k in subs)
+        try:
+            res = await self._php("connect", req, pb.ConnectResponse)
+        except codes.ReplyError as e:
+            self.send({"id": cid, "error": e.json()})
+            await self._drain_after_error()
+            return
+        self.user = res.user
+        self.meta = bytes(res.meta)
+        self.conn_info = _parse(res.info)
+        self.authed = True
+        self.hub.add(self)
+        reply: dict[str, Any] = {"client": self.client_id, "version": "rr",
+                                 "ping": int(self.cfg.ping_interval), "pong": True}
+        data = _parse(res.data)
+        if data is not None:
+            reply["data"] = data
+        server_subs: dict[str, Any] = {}
+        chans = list(res.channels) + [c for c in res.subs if c not in res.channels]
+        for ch in chans:
+            opts = res.subs.get(ch) if ch in res.subs else None
+            server_subs[ch] = self._join(ch, _parse(opts.info) if opts else None,
+                                         subs.get(ch) if isinstance(subs, dict) else None)
+            if opts is not None and opts.data:
+                server_subs[ch]["data"] = _parse(opts.data)
+        if server_subs:
+            reply["subs"] = server_subs
+        self.send({"id": cid, "connect": reply})
+
+    async def _drain_after_error(self) -> None:
+        """After a refused connect the connection is unusable: anything more is 3501."""
+        while True:
+            msg = await self.ws.receive()
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                return
+            raise Closed(*codes.BAD_REQUEST)
+
+    def _join(self, channel: str, chan_info: Any, recover: Any) -> dict[str, Any]:
+        """Subscribe in the hub; the SubscribeResult with stream position and recovery."""
+        self.subs.add(channel)
+        self.hub.subscribe(channel, Member(self, self.conn_info, chan_info))
+        out: dict[str, Any] = {}
+        if not self.hub.history_size:
+            return out
+        offset, epoch = self.hub.position(channel)
+        out.update(recoverable=True, epoch=epoch, offset=offset)
+        if isinstance(recover, dict) and recover.get("recover"):
+            got = self.hub.history(channel, since=(int(recover.get("offset", 0)),
+                                                   str(recover.get("epoch", ""))))
+            out["was_recovering"] = True
+            if got is not None:
+                out["recovered"] = True
+                if got[0]:
+                    out["publications"] = got[0]
+        return out
+
+    async def _subscribe(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = _channel(body)
+        if len(channel) > 255:
+            raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
+        if channel in self.subs:
+            raise codes.ReplyError(*codes.ALREADY_SUBSCRIBED)
+        if len(self.subs) >= MAX_CHANNELS:
+            raise codes.ReplyError(*codes.LIMIT_EXCEEDED)
+        req = self._common(pb.SubscribeRequest())
+        req.user, req.channel, req.meta = self.user, channel, self.meta
+        req.token = str(body.get("token", ""))
+        req.data = _raw(body.get("data"))
+        res = await self._php("subscribe", req, pb.SubscribeResponse)
+        out = self._join(channel, _parse(res.info), body)
+        if res.data:
+            out["data"] = _parse(res.data)
+        return out
+
+    async def _unsubscribe(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = _channel(body)
+        self.subs.discard(channel)
+        self.hub.unsubscribe(channel, self)
+        return {}
+
+    async def _publish(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = _channel(body)
+        if "data" not in body:
+            raise Closed(*codes.BAD_REQUEST)
+        req = self._common(pb.PublishRequest())
+        req.user, req.channel, req.meta = self.user, channel, self.meta
+        req.data = _raw(body["data"])
+        res = await self._php("publish", req, pb.PublishResponse)
+        data = _parse(res.data) if res.data else body["data"]
+        info = {"client": self.client_id, "user": self.user}
+        if self.conn_info is not None:
+            info["conn_info"] = self.conn_info
+        await self.hub.publish(channel, data, info, res.skip_history)
+        return {}
+
+    async def _rpc(self, body: dict[str, Any]) -> dict[str, Any]:
+        req = self._common(pb.RPCRequest())
+        req.user, req.meta = self.user, self.meta
+        req.method = str(body.get("method", ""))
+        req.data = _raw(body.get("data"))
+        res = await self._php("rpc", req, pb.RPCResponse)
+        data = _parse(res.data)
+        return {} if data is None else {"data": data}
+
+    async def _presence(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.cfg.presence:
+            raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+        return {"presence": self.hub.presence(_channel(body))}
+
+    async def _presence_stats(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.cfg.presence:
+            raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+        clients, users = self.hub.presence_stats(_channel(body))
+        return {"num_clients": clients, "num_users": users}
+
+    async def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.hub.history_size:
+            raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+        since = body.get("since")
+        pos = (int(since.get("offset", 0)), str(since.get("epoch", ""))) \
+            if isinstance(since, dict) else None
+        limit = body.get("limit", 0)
+        got = self.hub.history(_channel(body), int(limit) if limit else 0,
+                               pos, bool(body.get("reverse")))
+        if got is None:
+            raise codes.ReplyError(*codes.UNRECOVERABLE)
+        pubs, offset, epoch = got
+        out: dict[str, Any] = {"epoch": epoch, "offset": offset}
+        if pubs:
+            out["publications"] = pubs
+        return out
+
+    async def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
+        # token refresh needs token auth, which the built-in endpoint does not serve
+        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+
+    async def _sub_refresh(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+
+
+def _channel(body: dict[str, Any]) -> str:
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not channel:
+        raise Closed(*codes.BAD_REQUEST)
+    return channel
+
+
+def _raw(value: Any) -> bytes:
+    """A JSON value from the client as the raw JSON bytes PHP decodes."""
+    return b"" if value is None else _dumps(value).encode()
+
+
+def _parse(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return raw_json(bytes(data))
+    except ValueError:
+        return None
