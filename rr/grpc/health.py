@@ -28,6 +28,9 @@ class HealthState:
         self.serving = False
         self.closed = False
         self._changed = asyncio.Event()
+        self.watchers = 0
+        self._no_watchers = asyncio.Event()
+        self._no_watchers.set()
 
     def status(self) -> int:
         return SERVING if self.serving and self._alive() else NOT_SERVING
@@ -42,6 +45,21 @@ class HealthState:
         self.serving = False
         self.closed = True
         self._changed.set()
+
+    def watch_started(self) -> None:
+        self.watchers += 1
+        self._no_watchers.clear()
+
+    def watch_ended(self) -> None:
+        self.watchers -= 1
+        if self.watchers == 0:
+            self._no_watchers.set()
+
+    async def watchers_done(self, timeout: float) -> None:
+        """Wait (bounded) until every Watch stream has sent its last status: stopping the
+        server while one is still writing could end it with no NOT_SERVING sent."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_watchers.wait(), timeout)
 
     async def changes(self) -> AsyncIterator[int]:
         last = -1
@@ -81,5 +99,9 @@ class HealthHandler(grpc.GenericRpcHandler):
         return resp.SerializeToString()
 
     async def _watch(self, body: bytes, ctx: Any) -> AsyncIterator[bytes]:
-        async for status in self.state.changes():
-            yield health_pb2.HealthCheckResponse(status=status).SerializeToString()
+        self.state.watch_started()
+        try:
+            async for status in self.state.changes():
+                yield health_pb2.HealthCheckResponse(status=status).SerializeToString()
+        finally:
+            self.state.watch_ended()

@@ -78,6 +78,7 @@ class GrpcPlugin:
         grace period (then GOAWAY and cancel), then the pool."""
         self.health_state.close()
         grace = self.app.config.duration("endure.grace_period", 30.0) or 30.0
+        await self.health_state.watchers_done(min(grace, 2.0))
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None

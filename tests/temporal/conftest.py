@@ -109,5 +109,5 @@ def served(temporal_address: str, task_queue: str, tmp_path: Path) -> Iterator[T
     """rr serving the test's own task queue, ready before the test starts."""
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
         yield t

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.helpers import PHP_FIXTURES, RRProcess, free_port
+from tests.helpers import PHP_FIXTURES, RRProcess, free_port, wait_for
 
 T = TypeVar("T")
 WORKER = PHP_FIXTURES / "temporal_worker.php"
@@ -61,6 +61,13 @@ class TemporalRR:
         except OSError:
             return 0
 
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Until /ready says temporal serves; generous, the dev server is shared by
+        every test process. rr's output goes with the failure."""
+        try:
+            wait_for(lambda: self.ready() == 200, timeout, 0.2, "temporal ready")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; rr output:\n{self.rr.output[-4000:]}") from None
 
     def metrics(self) -> str:
         import urllib.request

@@ -40,7 +40,7 @@ def test_bad_php_answers_fail_the_workflow_task(temporal_address: str, task_queu
         "temporal_worker.php", "temporal_bad_worker.php"))
     wid = f"bad-{mode}-{uuid.uuid4().hex[:6]}"
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def scenario() -> tuple[str, Any]:
             c = await client(temporal_address)
@@ -99,7 +99,7 @@ def test_two_messages_from_an_activity_worker(temporal_address: str, task_queue:
     t.rr.config_path.write_text(t.rr.config_path.read_text().replace(
         "temporal_worker.php", "temporal_bad_worker.php"))
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def scenario() -> Any:
             c = await client(temporal_address)

@@ -24,7 +24,7 @@ def test_workers_and_reset_keep_workflows(temporal_address: str, task_queue: str
                                           tmp_path: Path) -> None:
     t = TemporalRR(temporal_address, task_queue, tmp_path, workers=2)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
         before = pids(t)
         assert len(before) == 3  # the workflow worker, then two activity workers
         out = run_cli("workers", "-c", str(t.rr.config_path), "temporal", cwd=tmp_path)
@@ -61,7 +61,7 @@ def test_sigterm_lets_a_running_activity_finish(temporal_address: str, task_queu
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     wid = f"term-{task_queue}"
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def start() -> None:
             c = await client(temporal_address)
@@ -87,7 +87,7 @@ def test_sigterm_lets_a_running_activity_finish(temporal_address: str, task_queu
 def test_metrics(temporal_address: str, task_queue: str, tmp_path: Path) -> None:
     t = TemporalRR(temporal_address, task_queue, tmp_path, workers=2)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
         text = t.metrics()
         assert "rr_temporal_total_workers 3.0" in text  # the workflow worker + 2
         assert "rr_temporal_workers_ready" in text
@@ -106,7 +106,7 @@ def test_sdk_metrics_listener(temporal_address: str, task_queue: str, tmp_path: 
     t = TemporalRR(temporal_address, task_queue, tmp_path,
                    extra=f"  metrics:\n    address: 127.0.0.1:{port}\n")
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
         assert asyncio.run(run_workflow(temporal_address, "Greeting", ["M"],
                                         task_queue)) == "Hello M"
 
@@ -126,7 +126,7 @@ def test_disable_activity_workers(temporal_address: str, task_queue: str,
     t = TemporalRR(temporal_address, task_queue, tmp_path,
                    extra="  disable_activity_workers: true\n")
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
         assert len(pids(t)) == 1  # only the workflow worker
 
         async def scenario() -> Any:

@@ -41,7 +41,7 @@ def test_kill_9_of_the_workflow_worker_replays(temporal_address: str, task_queue
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     wid = f"sleep-{task_queue}"
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def scenario() -> Any:
             c = await client(temporal_address)
@@ -69,7 +69,7 @@ def test_side_effect_value_survives_replay(temporal_address: str, task_queue: st
                                            tmp_path: Path) -> None:
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         from temporalio.client import WorkflowQueryFailedError
 
@@ -103,7 +103,7 @@ def test_kill_9_of_rr_mid_workflow(temporal_address: str, task_queue: str,
     wid = f"rrkill-{task_queue}"
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def start() -> None:
             c = await client(temporal_address)
@@ -133,7 +133,7 @@ def test_get_version_across_a_code_change(temporal_address: str, task_queue: str
     wid_old, wid_new = f"v-old-{task_queue}", f"v-new-{task_queue}"
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def start_old() -> None:
             c = await client(temporal_address)
@@ -148,7 +148,7 @@ def test_get_version_across_a_code_change(temporal_address: str, task_queue: str
     t2 = TemporalRR(temporal_address, task_queue, tmp_path,
                     env={"TEMPORAL_FIXTURE_VERSION": "2"})
     with t2.rr:
-        wait_for(lambda: t2.ready() == 200, 30, 0.2, "temporal ready")
+        t2.wait_ready()
 
         async def finish() -> tuple[Any, Any]:
             c = await client(temporal_address)

@@ -10,7 +10,6 @@ import pytest
 
 from rr.goridge.rpc import RPCClient
 from rr.temporal.proto import History, ReplayRequest, ReplayResponse
-from tests.helpers import wait_for
 from tests.temporal.harness import TemporalRR, client
 
 pytestmark = [pytest.mark.php, pytest.mark.timeout(180)]
@@ -25,7 +24,7 @@ def call(t: TemporalRR, method: str, req: Any) -> tuple[int, str]:
 def test_replay_methods(temporal_address: str, task_queue: str, tmp_path: Path) -> None:
     t = TemporalRR(temporal_address, task_queue, tmp_path)
     with t.rr:
-        wait_for(lambda: t.ready() == 200, 30, 0.2, "temporal ready")
+        t.wait_ready()
 
         async def done() -> tuple[str, str, list[Any]]:
             c = await client(temporal_address)
