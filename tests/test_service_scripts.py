@@ -14,17 +14,17 @@ SERVICES = ROOT / "scripts" / "services"
 PIDS = Path("/tmp/rr-services")
 
 
-def script(name: str, **ports: int) -> subprocess.CompletedProcess[str]:
+def script(name: str, *args: str, **ports: int) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RR_PYTHON": sys.executable, **{k: str(v) for k, v in ports.items()}}
-    return subprocess.run(["bash", str(SERVICES / name)], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(["bash", str(SERVICES / name), *args], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_stop_stops_the_started_moto_only() -> None:
     moto, tansu = free_port(), free_port()
     started = script("moto.sh", MOTO_PORT=moto)
     assert started.returncode == 0 and answers(moto), started.stdout + started.stderr
-    result = script("stop.sh", MOTO_PORT=moto, TANSU_PORT=tansu)
+    result = script("stop.sh", "moto", "tansu", MOTO_PORT=moto, TANSU_PORT=tansu)
     assert result.returncode == 0, result.stderr
     assert "moto: stopped (pid " in result.stdout
     assert f"tansu: not started by these scripts on :{tansu}" in result.stdout
@@ -39,7 +39,7 @@ def test_stop_leaves_a_foreign_process_alone() -> None:
     other = subprocess.Popen(["sleep", "60"])
     try:
         (PIDS / f"moto-{port}.pid").write_text(str(other.pid))
-        result = script("stop.sh", MOTO_PORT=port, TANSU_PORT=free_port())
+        result = script("stop.sh", "moto", MOTO_PORT=port)
         assert result.returncode == 0, result.stderr
         assert f"moto: pid {other.pid} is gone (stale" in result.stdout
         assert other.poll() is None  # not signalled
@@ -50,6 +50,17 @@ def test_stop_leaves_a_foreign_process_alone() -> None:
 
 
 def test_stop_refuses_unknown_arguments() -> None:
-    result = subprocess.run(["bash", str(SERVICES / "stop.sh"), "--everything"],
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 2 and "unknown argument '--everything'" in result.stderr
+    for bad in (["--everything"], ["moto", "postgres"]):
+        result = subprocess.run(["bash", str(SERVICES / "stop.sh"), *bad],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 2, result
+        assert f"unknown argument '{bad[-1]}'" in result.stderr
+        assert "stopped" not in result.stdout  # nothing is stopped before the check
+
+
+def test_stop_of_named_services_leaves_the_others_running() -> None:
+    """The shared brokers the other test processes use keep running."""
+    port = free_port()
+    result = script("stop.sh", "moto", MOTO_PORT=port)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"moto: not started by these scripts on :{port}"

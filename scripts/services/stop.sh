@@ -4,18 +4,30 @@
 #   bash scripts/services/stop.sh          Tansu, moto, Temporal, beanstalkd, memcached and
 #                                          NATS (the ones nothing else uses)
 #   bash scripts/services/stop.sh --all    also RabbitMQ and Redis
+#   bash scripts/services/stop.sh moto ... only the named ones (tansu moto temporal
+#                                          beanstalkd memcached nats redis rabbitmq)
 # Only a process whose pid file those scripts wrote, and which is still the program they
 # started, is signalled: a broker that was already running (a system service, another
 # user's) is left alone. Ports come from the same variables (TANSU_PORT, MOTO_PORT, ...).
 set -euo pipefail
 DIR=/tmp/rr-services
 
+KNOWN="tansu moto temporal beanstalkd memcached nats redis rabbitmq"
+wanted="tansu moto temporal beanstalkd memcached nats"
 case "${1:-}" in
-  "") all=0 ;;
-  --all) all=1 ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "stop.sh: unknown argument '$1' (expected --all or nothing)" >&2; exit 2 ;;
+  "") ;;
+  --all) wanted="$KNOWN" ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *)
+    wanted=""
+    for name in "$@"; do
+      case " $KNOWN " in
+        *" $name "*) wanted="$wanted $name" ;;
+        *) echo "stop.sh: unknown argument '$name' (expected --all, nothing, or names from: $KNOWN)" >&2; exit 2 ;;
+      esac
+    done ;;
 esac
+want() { case " $wanted " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 # stop_one <name> <port> <word its command line contains>
 stop_one() {
@@ -37,15 +49,18 @@ stop_one() {
   rm -f "$pidfile"
 }
 
-stop_one tansu "${TANSU_PORT:-9092}" tansu
-stop_one moto "${MOTO_PORT:-5000}" moto.server
-stop_one temporal "${TEMPORAL_PORT:-7233}" temporal
-stop_one beanstalkd "${BEANSTALK_PORT:-11300}" beanstalkd
-first="${MEMCACHED_PORT:-11211}"
-stop_one memcached "$first" memcached
-stop_one memcached "$((first + 1))" memcached
-for port in "${NATS_PORT:-4222}" 14222; do stop_one nats "$port" nats-server; done
-if [ "$all" = 1 ]; then
-  stop_one redis "${REDIS_PORT:-6379}" redis-server
-  stop_one rabbitmq "${RABBITMQ_PORT:-5672}" rabbit
+want tansu && stop_one tansu "${TANSU_PORT:-9092}" tansu
+want moto && stop_one moto "${MOTO_PORT:-5000}" moto.server
+want temporal && stop_one temporal "${TEMPORAL_PORT:-7233}" temporal
+want beanstalkd && stop_one beanstalkd "${BEANSTALK_PORT:-11300}" beanstalkd
+if want memcached; then
+  first="${MEMCACHED_PORT:-11211}"
+  stop_one memcached "$first" memcached
+  stop_one memcached "$((first + 1))" memcached
 fi
+if want nats; then
+  for port in "${NATS_PORT:-4222}" 14222; do stop_one nats "$port" nats-server; done
+fi
+want redis && stop_one redis "${REDIS_PORT:-6379}" redis-server
+want rabbitmq && stop_one rabbitmq "${RABBITMQ_PORT:-5672}" rabbit
+exit 0
