@@ -1,15 +1,15 @@
 """gRPC unary calls through rr into PHP beside the same PHP handler behind rr's HTTP
-plugin, in one run, for 2 and 4 workers.
+plugin, in one run, for 2 and 4 workers: rr's native front and the grpcio front.
 
-    python bench/grpc.py [--workers 2,4] [--duration 10] [--concurrency 32]
+    python bench/grpc.py [--workers 2,4] [--duration 10] [--concurrency 32] [--bare]
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
-connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load:
-the ceiling of the server library on this machine. Prints calls/s, p50/p99 (from
-h2load's per-request log and wrk's latency distribution), the gRPC/HTTP ratio and the
-CPU time the server process spent per call. The machine is shared: compare the ratios
-of one run, not absolute numbers.
+connections, against the rr process that serves the native gRPC row. ``--bare`` adds
+a bare grpcio server (no rr, no PHP) under the same load: grpcio's own ceiling.
+Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
+distribution), the gRPC/HTTP ratio and the CPU time the server process spent per call.
+The machine is shared: compare the ratios of one run, not absolute numbers.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ PATH = "/rr.example.echo.v1.Echo/Ping"
 HELLO = b"\x0a\x05hello"  # Message{msg: "hello"}
 
 
-def start_rr(tmp: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+def start_rr(tmp: Path, workers: int, front: str = "native"
+             ) -> tuple[subprocess.Popen[bytes], int, int]:
     http_port, grpc_port = free_port(), free_port()
-    cfg = tmp / f"rr-{workers}.yaml"
+    cfg = tmp / f"rr-{workers}-{front}.yaml"
     cfg.write_text(f"""version: "3"
 server:
   command: "php {ROOT / 'bench' / 'php' / 'grpc_hello.php'}"
@@ -62,6 +63,7 @@ http:
     num_workers: {workers}
 grpc:
   listen: tcp://127.0.0.1:{grpc_port}
+  server: {front}
   proto: ["{PROTO}"]
   pool:
     num_workers: {workers}
@@ -138,41 +140,51 @@ def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
     return result, (after.user - before.user) + (after.system - before.system)
 
 
+def row(workers: object, transport: str, rate: float, p50: float, p99: float, cpu: float,
+        ratio: str) -> None:
+    print(f"{workers!s:>7} {transport:>12} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} "
+          f"{cpu * 1e6:>10.1f}µs {ratio:>9}", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="2,4")
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--bare", action="store_true",
+                    help="also a bare grpcio server (no rr, no PHP): grpcio's own ceiling")
     args = ap.parse_args()
-    print(f"{'workers':>7} {'transport':>10} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'workers':>7} {'transport':>12} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'rr CPU/call':>12} {'grpc/http':>9}")
     with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
         tmp = Path(tmp_s)
         for workers in (int(w) for w in args.workers.split(",")):
-            rr, http_port, grpc_port = start_rr(tmp, workers)
+            http_rate = 0.0
+            for front in ("native", "grpcio"):
+                rr, http_port, grpc_port = start_rr(tmp, workers, front)
+                try:
+                    check_grpc(grpc_port)
+                    server = psutil.Process(rr.pid)
+                    if front == "native":  # the HTTP row comes from the same rr process
+                        ((http_rate, h50, h99), h_calls), h_cpu = measure(
+                            server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
+                            args.concurrency, True)
+                        row(workers, "http/1.1", http_rate, h50, h99, h_cpu / h_calls, "")
+                    ((g_rate, g50, g99), g_calls), g_cpu = measure(
+                        server, h2load, grpc_port, args.duration, args.concurrency, tmp)
+                finally:
+                    stop([rr])
+                row(workers, f"grpc {front}", g_rate, g50, g99, g_cpu / g_calls,
+                    f"{g_rate / http_rate:.2f}")
+        if args.bare:
+            bare, port = start_bare()
             try:
-                check_grpc(grpc_port)
-                server = psutil.Process(rr.pid)
-                ((http_rate, http_p50, http_p99), http_calls), http_cpu = measure(
-                    server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
-                    args.concurrency, True)
-                ((g_rate, g_p50, g_p99), g_calls), g_cpu = measure(
-                    server, h2load, grpc_port, args.duration, args.concurrency, tmp)
+                check_grpc(port)
+                ((b_rate, b50, b99), b_calls), b_cpu = measure(
+                    psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
             finally:
-                stop([rr])
-            print(f"{workers:>7} {'http/1.1':>10} {http_rate:>9.0f} {http_p50:>8.2f} "
-                  f"{http_p99:>8.2f} {http_cpu / http_calls * 1e6:>10.1f}µs {'':>9}")
-            print(f"{workers:>7} {'grpc':>10} {g_rate:>9.0f} {g_p50:>8.2f} {g_p99:>8.2f} "
-                  f"{g_cpu / g_calls * 1e6:>10.1f}µs {g_rate / http_rate:>9.2f}")
-        bare, port = start_bare()
-        try:
-            check_grpc(port)
-            ((b_rate, b_p50, b_p99), b_calls), b_cpu = measure(
-                psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
-        finally:
-            stop([bare])
-        print(f"{'-':>7} {'bare grpc':>10} {b_rate:>9.0f} {b_p50:>8.2f} {b_p99:>8.2f} "
-              f"{b_cpu / b_calls * 1e6:>10.1f}µs   (grpcio alone, no PHP)")
+                stop([bare])
+            row("-", "bare grpcio", b_rate, b50, b99, b_cpu / b_calls, "(no rr, no PHP)")
     return 0
 
 
