@@ -8,7 +8,7 @@ gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message o
 connections, against the rr process that serves the native gRPC row. ``--bare`` adds
 a bare grpcio server (no rr, no PHP) under the same load: grpcio's own ceiling.
 Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
-distribution), the gRPC/HTTP ratio and the CPU time the server process spent per call.
+distribution), the gRPC/HTTP ratio and the CPU time rr and its PHP workers spent per call.
 The machine is shared: compare the ratios of one run, not absolute numbers.
 """
 
@@ -119,7 +119,7 @@ def h2load(port: int, duration: int, concurrency: int, tmp: Path
     log = tmp / "h2load.log"
     clients = 4
     out = subprocess.run(
-        ["h2load", "-c", str(clients), "-m", str(max(1, concurrency // clients)),
+        ["h2load", "-c", str(clients), "-t", "2", "-m", str(max(1, concurrency // clients)),
          "-D", str(duration), "--warm-up-time", "1", "-d", str(data), "--log-file", str(log),
          "-H", "content-type: application/grpc", "-H", "te: trailers",
          f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, check=True).stdout
@@ -133,17 +133,30 @@ def h2load(port: int, duration: int, concurrency: int, tmp: Path
     return (rate, q[49], q[98]), int(m.group(3))
 
 
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
-    before = proc.cpu_times()
+    """fn's result, the CPU seconds of ``proc`` and those of its children (the PHP
+    workers) while it ran."""
+    children = proc.children(recursive=True)
+    before, before_php = _cpu([proc]), _cpu(children)
     result = fn(*args)
-    after = proc.cpu_times()
-    return result, (after.user - before.user) + (after.system - before.system)
+    return result, _cpu([proc]) - before, _cpu(children) - before_php
 
 
 def row(workers: object, transport: str, rate: float, p50: float, p99: float, cpu: float,
-        ratio: str) -> None:
+        php: float, ratio: str) -> None:
     print(f"{workers!s:>7} {transport:>12} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} "
-          f"{cpu * 1e6:>10.1f}µs {ratio:>9}", flush=True)
+          f"{cpu * 1e6:>10.1f}µs {php * 1e6:>10.1f}µs {ratio:>9}", flush=True)
 
 
 def main() -> int:
@@ -155,7 +168,7 @@ def main() -> int:
                     help="also a bare grpcio server (no rr, no PHP): grpcio's own ceiling")
     args = ap.parse_args()
     print(f"{'workers':>7} {'transport':>12} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'rr CPU/call':>12} {'grpc/http':>9}")
+          f"{'rr CPU/call':>12} {'PHP CPU/call':>12} {'grpc/http':>9}")
     with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
         tmp = Path(tmp_s)
         for workers in (int(w) for w in args.workers.split(",")):
@@ -166,25 +179,26 @@ def main() -> int:
                     check_grpc(grpc_port)
                     server = psutil.Process(rr.pid)
                     if front == "native":  # the HTTP row comes from the same rr process
-                        ((http_rate, h50, h99), h_calls), h_cpu = measure(
+                        ((http_rate, h50, h99), h_calls), h_cpu, h_php = measure(
                             server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
                             args.concurrency, True)
-                        row(workers, "http/1.1", http_rate, h50, h99, h_cpu / h_calls, "")
-                    ((g_rate, g50, g99), g_calls), g_cpu = measure(
+                        row(workers, "http/1.1", http_rate, h50, h99, h_cpu / h_calls,
+                            h_php / h_calls, "")
+                    ((g_rate, g50, g99), g_calls), g_cpu, g_php = measure(
                         server, h2load, grpc_port, args.duration, args.concurrency, tmp)
                 finally:
                     stop([rr])
                 row(workers, f"grpc {front}", g_rate, g50, g99, g_cpu / g_calls,
-                    f"{g_rate / http_rate:.2f}")
+                    g_php / g_calls, f"{g_rate / http_rate:.2f}")
         if args.bare:
             bare, port = start_bare()
             try:
                 check_grpc(port)
-                ((b_rate, b50, b99), b_calls), b_cpu = measure(
+                ((b_rate, b50, b99), b_calls), b_cpu, _ = measure(
                     psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
             finally:
                 stop([bare])
-            row("-", "bare grpcio", b_rate, b50, b99, b_cpu / b_calls, "(no rr, no PHP)")
+            row("-", "bare grpcio", b_rate, b50, b99, b_cpu / b_calls, 0.0, "(no rr, no PHP)")
     return 0
 
 
