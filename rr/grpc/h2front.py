@@ -19,19 +19,16 @@ answered with the HTTP/2 error the RFC asks for; the server keeps serving.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
-import zlib
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hpack import HPACKError
 
+from rr.grpc import h2calls
 from rr.grpc import h2wire as w
 from rr.grpc import reply as replies
-from rr.grpc import request
+from rr.grpc.h2stream import Head, Stream, decompress, message_bytes, parse_head
 from rr.grpc.hpack_cache import (
     RESPONSE_HEAD,
     STATUS,
@@ -41,14 +38,18 @@ from rr.grpc.hpack_cache import (
     metadata,
     trailers,
 )
-from rr.grpc.proxy import elapsed_ms, execute
-from rr.grpc.routes import Route, RouteKind
-from rr.grpc.status import INTERNAL, UNKNOWN, Failure, go_name
+from rr.grpc.routes import RouteKind
+from rr.grpc.status import (
+    DEADLINE_EXCEEDED,
+    INTERNAL,
+    RESOURCE_EXHAUSTED,
+    UNIMPLEMENTED,
+    Failure,
+)
 
 if TYPE_CHECKING:
     from rr.grpc.native import NativeServer
 
-RESOURCE_EXHAUSTED, UNIMPLEMENTED, DEADLINE_EXCEEDED, CANCELLED = 8, 12, 4, 1
 MAX_OPEN_STREAMS = 1000  # advertised; a HEADERS flood beyond it is refused
 STREAM_WINDOW = 1 << 20  # what each request stream may send before a WINDOW_UPDATE
 CONN_WINDOW = 16 << 20
@@ -56,59 +57,11 @@ MAX_HEADER_LIST = 64 << 10
 MAX_HEADER_BLOCK = 2 * MAX_HEADER_LIST  # compressed bytes buffered across CONTINUATIONs
 MAX_IDLE_PINGS = 1000  # PINGs without a single request in between: a ping flood
 BIDI_QUEUE = 64  # request messages a bidi handler may lag behind
-DEADLINE_SLACK = 0.05
 SERVER_SETTINGS = w.settings({w.MAX_CONCURRENT_STREAMS: MAX_OPEN_STREAMS,
                               w.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
                               w.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST,
                               w.ENABLE_PUSH: 0}) \
     + w.window_update(0, CONN_WINDOW - w.DEFAULT_WINDOW)
-_UNITS = {ord("H"): 3600.0, ord("M"): 60.0, ord("S"): 1.0, ord("m"): 1e-3, ord("u"): 1e-6,
-          ord("n"): 1e-9}
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """What a request header block says; cached per block, so immutable."""
-
-    route: Route
-    context: bytes  # PROXY: the whole worker context JSON
-    timeout: float | None
-    encoding: bytes
-    error: str = ""  # not a gRPC request: answered with this at once
-    http_status: bytes = b""
-
-
-class Stream:
-    __slots__ = ("sid", "head", "route", "buf", "msg", "queue", "send_window", "recv_unacked",
-                 "remote_closed", "local_closed", "gone", "expired", "task", "timer", "start",
-                 "deadline", "pending", "pending_tail", "drained", "queued", "observed",
-                 "headers_sent")
-
-    def __init__(self, sid: int, head: Head, send_window: int, start: float) -> None:
-        self.sid = sid
-        self.head = head
-        self.route = head.route
-        self.buf = bytearray()
-        self.msg: bytes | None = None
-        self.queue: asyncio.Queue[bytes | None] | None = None
-        self.send_window = send_window
-        self.recv_unacked = 0
-        self.remote_closed = False
-        self.local_closed = False
-        self.gone = False
-        self.expired = False
-        self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.start = start
-        self.deadline = 0.0
-        self.pending = b""
-        self.pending_tail: bytes | None = None
-        self.drained: asyncio.Future[None] | None = None
-        self.queued = False
-        self.observed = False  # counted in the metrics (queue gauge, request total)
-        self.headers_sent = False
-
-
 class Connection(asyncio.Protocol):
     def __init__(self, server: NativeServer) -> None:
         self.srv = server
@@ -368,56 +321,19 @@ class Connection(asyncio.Protocol):
             return
         route = head.route
         if route.kind is RouteKind.REFUSE:
-            self._answer(st, UNIMPLEMENTED, route.text)
+            self.answer(st, UNIMPLEMENTED, route.text)
             return
         if head.timeout is not None:
             st.deadline = self.loop.time() + head.timeout
             st.timer = self.loop.call_later(head.timeout, self._expire, st)
         if route.kind is RouteKind.BIDI:
             st.queue = asyncio.Queue(BIDI_QUEUE)
-            st.task = self.loop.create_task(self._bidi(st))
+            st.task = self.loop.create_task(h2calls.bidi(self, st))
         if st.remote_closed:
             self._end_of_request(st)
 
     def _parse_head(self, fields: list[tuple[bytes, bytes]]) -> Head:
-        path = method = ctype = b""
-        encoding = b""
-        timeout: float | None = None
-        md: list[tuple[str, str | bytes]] = []
-        for name, value in fields:
-            if name.startswith(b":"):
-                if name == b":path":
-                    path = value
-                elif name == b":method":
-                    method = value
-                elif name == b":authority":
-                    md.append((":authority", value.decode("utf-8", "replace")))
-            elif name == b"content-type":
-                ctype = value
-            elif name == b"grpc-timeout":
-                timeout = _timeout(value)
-            elif name == b"grpc-encoding":
-                encoding = value
-            else:
-                key = name.decode("latin-1")
-                if key.endswith("-bin"):
-                    try:
-                        md.append((key, base64.b64decode(value + b"=" * (-len(value) % 4))))
-                    except binascii.Error:
-                        continue
-                else:
-                    md.append((key, value.decode("utf-8", "replace")))
-        route = self.srv.routes.get(path)
-        if method != b"POST" or not path:
-            return Head(route, b"", None, b"", "malformed method or path", b"405")
-        if not ctype.startswith(b"application/grpc"):
-            return Head(route, b"", None, b"",
-                        f"transport: received unexpected content-type {ctype.decode('latin-1')!r}",
-                        b"415")
-        context = b""
-        if route.kind is RouteKind.PROXY:
-            context = route.prefix + request.context_json(md, self.peer, self.tls) + b"}"
-        return Head(route, context, timeout, encoding)
+        return parse_head(fields, self.srv.routes, self.peer, self.tls)
 
     def _on_priority(self, flags: int, sid: int, payload: bytes) -> None:
         if sid == 0 or len(payload) != 5:
@@ -431,7 +347,7 @@ class Connection(asyncio.Protocol):
         if st is not None:
             st.local_closed = True  # nothing more may be sent on it
             self._gone(st)
-            self._stream_done()
+            self.stream_done()
         elif sid > self.last_sid:
             self._conn_error(w.PROTOCOL_ERROR, "RST_STREAM on an idle stream")
 
@@ -524,7 +440,7 @@ class Connection(asyncio.Protocol):
         while len(buf) >= 5:
             length = int.from_bytes(buf[1:5], "big")
             if length > limit:
-                self._answer(st, RESOURCE_EXHAUSTED, f"grpc: received message larger than "
+                self.answer(st, RESOURCE_EXHAUSTED, f"grpc: received message larger than "
                              f"max ({length} vs. {limit})")
                 return
             if len(buf) < 5 + length:
@@ -538,67 +454,46 @@ class Connection(asyncio.Protocol):
     def _message(self, st: Stream, compressed: int, msg: bytes) -> None:
         if compressed:
             try:
-                msg = self._decompress(st.head.encoding, msg)
+                msg = decompress(st.head.encoding, msg, self.o.max_recv_msg_size)
             except Failure as f:
-                self._answer(st, f.code, f.message)
+                self.answer(st, f.code, f.message)
                 return
         if st.queue is not None:
             if st.queue.full():
-                self._answer(st, RESOURCE_EXHAUSTED, "too many request messages queued")
+                self.answer(st, RESOURCE_EXHAUSTED, "too many request messages queued")
                 return
             st.queue.put_nowait(msg)
         elif st.msg is not None:
-            self._answer(st, INTERNAL, "grpc: a unary call sent more than one request message")
+            self.answer(st, INTERNAL, "grpc: a unary call sent more than one request message")
         else:
             st.msg = msg
-
-    def _decompress(self, encoding: bytes, msg: bytes) -> bytes:
-        limit = self.o.max_recv_msg_size
-        if encoding == b"gzip":
-            d = zlib.decompressobj(wbits=31)
-        elif encoding == b"deflate":
-            d = zlib.decompressobj()
-        elif encoding in (b"", b"identity"):
-            raise Failure(INTERNAL, "grpc: compressed flag set with identity or empty encoding")
-        else:
-            raise Failure(UNIMPLEMENTED, "grpc: Decompressor is not installed for "
-                          f"grpc-encoding \"{encoding.decode('latin-1')}\"")
-        try:
-            out = d.decompress(msg, limit + 1)
-        except zlib.error as e:
-            raise Failure(INTERNAL, f"grpc: failed to decompress the received message: {e}") \
-                from None
-        if len(out) > limit:
-            raise Failure(RESOURCE_EXHAUSTED, f"grpc: received message after decompression "
-                          f"larger than max ({len(out)}+ vs. {limit})")
-        return out
 
     def _end_of_request(self, st: Stream) -> None:
         st.remote_closed = True
         if st.local_closed:
             return
         if st.buf:
-            self._answer(st, INTERNAL, "grpc: the request ended inside a message")
+            self.answer(st, INTERNAL, "grpc: the request ended inside a message")
             return
         kind = st.route.kind
         if kind is RouteKind.BIDI:
             assert st.queue is not None
             if st.queue.full():
-                self._answer(st, RESOURCE_EXHAUSTED, "too many request messages queued")
+                self.answer(st, RESOURCE_EXHAUSTED, "too many request messages queued")
             else:
                 st.queue.put_nowait(None)
             return
         if st.msg is None:
-            self._answer(st, INTERNAL, "grpc: a unary call sent no request message")
+            self.answer(st, INTERNAL, "grpc: a unary call sent no request message")
             return
         if kind is RouteKind.PROXY:
             self._admit(st)
         elif kind is RouteKind.LOCAL:
             assert st.route.local is not None
             self.srv.observe(st.route.path, "OK", 0.0)
-            self._send(st, RESPONSE_HEAD, _message_bytes(st.route.local(st.msg)), TRAILERS_OK)
+            self.send(st, RESPONSE_HEAD, message_bytes(st.route.local(st.msg)), TRAILERS_OK)
         elif kind is RouteKind.SERVER_STREAM:
-            st.task = self.loop.create_task(self._server_stream(st))
+            st.task = self.loop.create_task(h2calls.server_stream(self, st))
 
     # -- calls -----------------------------------------------------------------------
     def _admit(self, st: Stream) -> None:
@@ -606,12 +501,12 @@ class Connection(asyncio.Protocol):
         st.observed = True
         if self.active < self.o.max_concurrent_streams:
             self.active += 1
-            st.task = self.loop.create_task(self._unary(st))
+            st.task = self.loop.create_task(h2calls.unary(self, st))
         else:
             st.queued = True
             self.waiting.append(st)
 
-    def _release(self) -> None:
+    def release(self) -> None:
         self.active -= 1
         waiting = self.waiting
         while waiting:
@@ -620,87 +515,8 @@ class Connection(asyncio.Protocol):
                 continue
             st.queued = False
             self.active += 1
-            st.task = self.loop.create_task(self._unary(st))
+            st.task = self.loop.create_task(h2calls.unary(self, st))
             return
-
-    async def _unary(self, st: Stream) -> None:
-        srv = self.srv
-        status = "OK"
-        try:
-            assert st.msg is not None
-            out = await execute(srv.pool(), st.head.context, st.msg, srv.log)
-            body = out.body
-            if len(body) > self.o.max_send_msg_size:
-                raise Failure(RESOURCE_EXHAUSTED, f"grpc: trying to send message larger than "
-                              f"max ({len(body)} vs. {self.o.max_send_msg_size})")
-            head = RESPONSE_HEAD + metadata(out.headers) if out.headers else RESPONSE_HEAD
-            tail = trailers(0, "", extra=out.trailers) if out.trailers else TRAILERS_OK
-            drained = self._send(st, head, _message_bytes(body), tail)
-            if drained is not None:
-                await drained
-            if srv.debug:
-                srv.log.debug("method was called successfully", extra={"fields": {
-                    "method": st.route.path, "elapsed": elapsed_ms(st.start)}})
-        except Failure as f:
-            status = go_name(f.code)
-            srv.log.error("method call was finished with error", extra={"fields": {
-                "error": f.message, "method": st.route.path, "elapsed": elapsed_ms(st.start)}})
-            carried = replies.carried(f)
-            self._answer(st, f.code, f.message, f.details, carried)
-        except asyncio.CancelledError:
-            status = self._cancel_status(st)
-            raise
-        except Exception as e:
-            status = "Unknown"
-            srv.log.exception("grpc call failed", extra={"fields": {"method": st.route.path}})
-            self._answer(st, UNKNOWN, f"unexpected error: {e}")
-        finally:
-            srv.call_finished(st.route.path, status, time.monotonic() - st.start)
-            st.observed = False
-            self._release()
-            self._stream_done(st)
-
-    def _cancel_status(self, st: Stream) -> str:
-        # a client's own deadline timer usually fires a moment before the server's: a
-        # cancel that close to the deadline is the deadline
-        if st.expired or (st.deadline and st.deadline - self.loop.time() < DEADLINE_SLACK):
-            return "DeadlineExceeded"
-        return "Canceled"
-
-    async def _server_stream(self, st: Stream) -> None:
-        assert st.route.stream is not None and st.msg is not None
-        head: bytes | None = RESPONSE_HEAD
-        try:
-            async for message in st.route.stream(st.msg):
-                drained = self._send(st, head, _message_bytes(message), None)
-                head = None
-                if drained is not None:
-                    await drained
-            self._send(st, head, b"", TRAILERS_OK)
-        finally:
-            self._stream_done(st)
-
-    async def _bidi(self, st: Stream) -> None:
-        assert st.route.bidi is not None and st.queue is not None
-        queue = st.queue
-
-        async def requests() -> object:
-            while (item := await queue.get()) is not None:
-                yield item
-
-        head: bytes | None = RESPONSE_HEAD
-        try:
-            async for message in st.route.bidi(requests()):  # type: ignore[arg-type]
-                drained = self._send(st, head, _message_bytes(message), None)
-                head = None
-                if drained is not None:
-                    await drained
-            self._send(st, head, b"", TRAILERS_OK)
-        except Exception as e:
-            if not st.local_closed:
-                self._answer(st, UNKNOWN, f"unexpected error: {e}")
-        finally:
-            self._stream_done(st)
 
     def _expire(self, st: Stream) -> None:
         """The call's grpc-timeout passed: DEADLINE_EXCEEDED now, the work is cancelled."""
@@ -708,7 +524,7 @@ class Connection(asyncio.Protocol):
         if st.local_closed:
             return
         st.expired = True
-        self._answer(st, DEADLINE_EXCEEDED, "context deadline exceeded")
+        self.answer(st, DEADLINE_EXCEEDED, "context deadline exceeded")
 
     def _gone(self, st: Stream) -> None:
         """The stream ended before its call did (reset, deadline, connection lost)."""
@@ -724,10 +540,10 @@ class Connection(asyncio.Protocol):
             st.task.cancel()
         elif st.queued and st.observed:
             st.observed = False
-            self.srv.call_finished(st.route.path, self._cancel_status(st),
+            self.srv.call_finished(st.route.path, h2calls.cancel_status(self, st),
                                    time.monotonic() - st.start)
 
-    def _stream_done(self, st: Stream | None = None) -> None:
+    def stream_done(self, st: Stream | None = None) -> None:
         if st is not None and self.streams.get(st.sid) is st and st.local_closed:
             del self.streams[st.sid]
         if not self.streams:
@@ -736,7 +552,7 @@ class Connection(asyncio.Protocol):
                 self._close()
 
     # -- writing ---------------------------------------------------------------------
-    def _send(self, st: Stream, head: bytes | None, data: bytes, tail: bytes | None
+    def send(self, st: Stream, head: bytes | None, data: bytes, tail: bytes | None
               ) -> asyncio.Future[None] | None:
         """Headers, message bytes and trailers, as far as the windows allow; a future
         when part of it must wait for WINDOW_UPDATE."""
@@ -778,7 +594,7 @@ class Connection(asyncio.Protocol):
         if not st.remote_closed:
             # the reply is complete while the client still sends: stop its upload
             self._write(w.rst_stream(st.sid, w.NO_ERROR))
-        self._stream_done(st)
+        self.stream_done(st)
 
     def _unblock(self) -> None:
         if not self.blocked:
@@ -799,7 +615,7 @@ class Connection(asyncio.Protocol):
                 st.drained.set_result(None)
         self.blocked = still
 
-    def _answer(self, st: Stream, code: int, message: str, details: bytes = b"",
+    def answer(self, st: Stream, code: int, message: str, details: bytes = b"",
                 carried: replies.Reply | None = None) -> None:
         """End the stream with a status (trailers-only when no headers went out yet)."""
         if st.local_closed:
@@ -837,17 +653,4 @@ class Connection(asyncio.Protocol):
             st.local_closed = True
             self._write(w.rst_stream(st.sid, code))
         self._gone(st)
-        self._stream_done()
-
-
-def _message_bytes(body: bytes) -> bytes:
-    return w.GRPC_PREFIX.pack(0, len(body)) + body
-
-
-def _timeout(value: bytes) -> float | None:
-    """``grpc-timeout``: up to 8 digits and a unit (H M S m u n); None when malformed."""
-    if len(value) < 2 or len(value) > 9 or not value[:-1].isdigit():
-        return None
-    unit = _UNITS.get(value[-1])
-    return None if unit is None else int(value[:-1]) * unit
-
+        self.stream_done()

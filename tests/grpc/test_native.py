@@ -18,7 +18,7 @@ import pytest
 
 from rr.grpc import h2wire as w
 from rr.pool.payload import Payload
-from tests.grpc.test_inprocess import serving
+from tests.grpc.test_inprocess import counted, serving
 
 ECHO = "/rc.test.v1.Test/Echo"
 
@@ -203,9 +203,7 @@ async def test_client_reset_mid_call_cancels_the_pool_call(native) -> None:  # t
         await asyncio.sleep(0.01)
     c.conn.reset_stream(sid, w.CANCEL)
     c.flush()
-    while registry.get_sample_value("rr_grpc_request_total", {
-            "grpc_method": ECHO, "status_code": "Canceled"}) != 1.0:
-        await asyncio.sleep(0.01)
+    await counted(registry, ECHO, "Canceled")
     assert registry.get_sample_value("rr_grpc_requests_queue") == 0.0
     pool.gate = None
     sid = c.request(body=b"next")  # the connection is fine
@@ -220,9 +218,7 @@ async def test_grpc_timeout_ends_the_call_with_deadline_exceeded(native) -> None
     sid = c.request(body=b"x", extra=[("grpc-timeout", "200m")])
     got = await c.trailers(sid)
     assert (got[b"grpc-status"], got[b"grpc-message"]) == (b"4", b"context deadline exceeded")
-    while registry.get_sample_value("rr_grpc_request_total", {
-            "grpc_method": ECHO, "status_code": "DeadlineExceeded"}) != 1.0:
-        await asyncio.sleep(0.01)
+    await counted(registry, ECHO, "DeadlineExceeded")
     c.close()
 
 
