@@ -159,10 +159,7 @@ async def test_gzip_request(native) -> None:  # type: ignore[no-untyped-def]
 ])
 async def test_hostile_bytes_get_goaway_and_the_server_serves_on(native, junk: bytes) -> None:  # type: ignore[no-untyped-def]
     _, port, _ = native
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(junk)
-    got = await asyncio.wait_for(reader.read(), 30)  # until the server closes
-    writer.close()
+    got = await _exchange(port, junk)
     assert bytes((w.GOAWAY,)) in got[3:4] + got[18:]  # after the server's SETTINGS
     assert await _echo(port, b"after") == b"after"
 
@@ -185,12 +182,8 @@ async def test_headers_flood_is_refused_beyond_the_advertised_limit(native) -> N
 
 async def test_endless_continuation_is_cut_off(native) -> None:  # type: ignore[no-untyped-def]
     _, port, _ = native
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(w.PREFACE + w.settings({}) + w.frame(w.HEADERS, 0, 1, b"\x82"))
-    for _ in range(20):
-        writer.write(w.frame(w.CONTINUATION, 0, 1, b"\x40\x01a\x01b" * 2000))
-    got = await asyncio.wait_for(reader.read(), 30)
-    writer.close()
+    got = await _silent_client(port, w.frame(w.HEADERS, 0, 1, b"\x82") + w.frame(
+        w.CONTINUATION, 0, 1, b"\x40\x01a\x01b" * 2000) * 20)
     assert w.ENHANCE_YOUR_CALM.to_bytes(4, "big") + b"header block too large" in got
 
 
@@ -275,3 +268,36 @@ async def test_stop_cancels_what_outlives_the_grace() -> None:
 async def _echo(port: int, body: bytes) -> bytes:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         return await ch.unary_unary(ECHO)(body, timeout=10)  # type: ignore[no-any-return]
+
+
+async def _silent_client(port: int, extra: bytes = b"") -> bytes:
+    """Preface + SETTINGS (+ extra), then read what the server sends until it closes."""
+    return await _exchange(port, w.PREFACE + w.settings({}) + extra)
+
+
+async def _exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes, then read everything the server sends until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    try:
+        return await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+
+
+async def test_a_client_that_never_acks_the_keepalive_ping_is_closed() -> None:
+    async with serving(ping_time=1.0, timeout=0.5) as (_, port, _r, _s):
+        got = await _silent_client(port)
+    assert w.frame(w.PING, 0, 0, b"rr-keep!") in got
+
+
+async def test_connection_age_sends_goaway() -> None:
+    async with serving(max_connection_age=0.3, max_connection_age_grace=0.3) as (_, port, _r, _s):
+        got = await _silent_client(port)
+    assert w.goaway(0, w.NO_ERROR) in got
+
+
+async def test_ping_flood_gets_enhance_your_calm(native) -> None:  # type: ignore[no-untyped-def]
+    _, port, _ = native
+    got = await _silent_client(port, w.frame(w.PING, 0, 0, b"flooding") * 1200)
+    assert w.ENHANCE_YOUR_CALM.to_bytes(4, "big") + b"too_many_pings" in got
