@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hpack import HPACKError
@@ -90,7 +91,8 @@ class Connection(asyncio.Protocol):
         self.last_read = self.idle_since
         self.pings = 0
         self.ping_due: asyncio.TimerHandle | None = None
-        self.timers: list[asyncio.TimerHandle] = []
+        # one handle per job (idle, age, keepalive, ...): a periodic job replaces its own
+        self.timers: dict[str, asyncio.TimerHandle] = {}
 
     # -- connection lifecycle --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,12 +110,12 @@ class Connection(asyncio.Protocol):
         if o.max_connection_idle > 0:
             self._every(max(0.05, o.max_connection_idle / 4), self._check_idle)
         if o.max_connection_age > 0:
-            self.timers.append(self.loop.call_later(o.max_connection_age, self._aged))
+            self.timers["age"] = self.loop.call_later(o.max_connection_age, self._aged)
         self._every(o.ping_time, self._keepalive)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
-        for t in self.timers:
+        for t in self.timers.values():
             t.cancel()
         if self.ping_due is not None:
             self.ping_due.cancel()
@@ -122,14 +124,16 @@ class Connection(asyncio.Protocol):
         self.streams.clear()
         self.srv.connection_closed(self)
 
-    def _every(self, period: float, fn: object) -> None:
+    def _every(self, period: float, fn: Callable[[], None]) -> None:
+        name = fn.__name__
+
         def tick() -> None:
             if self.closing:
                 return
-            fn()  # type: ignore[operator]
-            self.timers.append(self.loop.call_later(period, tick))
+            fn()
+            self.timers[name] = self.loop.call_later(period, tick)
 
-        self.timers.append(self.loop.call_later(period, tick))
+        self.timers[name] = self.loop.call_later(period, tick)
 
     def _write(self, data: bytes) -> None:
         if not self.out:
@@ -179,7 +183,7 @@ class Connection(asyncio.Protocol):
         self.goaway()
         grace = self.o.max_connection_age_grace
         if grace > 0 and not self.closing:
-            self.timers.append(self.loop.call_later(grace, self.abort))
+            self.timers["age_grace"] = self.loop.call_later(grace, self.abort)
 
     def _keepalive(self) -> None:
         if self.ping_due is not None or self.loop.time() - self.last_read < self.o.ping_time:
