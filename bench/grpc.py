@@ -1,11 +1,14 @@
 """gRPC unary calls through rr into PHP beside the same PHP handler behind rr's HTTP
 plugin, in one run, for 2 and 4 workers: rr's native front and the grpcio front.
 
-    python bench/grpc.py [--workers 2,4] [--duration 10] [--concurrency 32] [--bare]
+    python bench/grpc.py [--workers 2,4] [--duration 12] [--rounds 4] [--concurrency 32]
+                         [--bare]
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
-connections, against the rr process that serves the native gRPC row. ``--bare`` adds
+connections, against the rr process that serves the native gRPC row. The three rows
+take turns in ``--rounds`` slices, so a change in the shared machine's load hits each
+alike; p50 is the median of the slices, p99 the worst slice. ``--bare`` adds
 a bare grpcio server (no rr, no PHP) under the same load: grpcio's own ceiling.
 Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
 distribution), the gRPC/HTTP ratio and the CPU time rr and its PHP workers spent per call.
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # this file is named grpc.py: keep its directory off the path so ``import grpc`` finds grpcio
@@ -153,16 +157,68 @@ def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
     return result, _cpu([proc]) - before, _cpu(children) - before_php
 
 
-def row(workers: object, transport: str, rate: float, p50: float, p99: float, cpu: float,
-        php: float, ratio: str) -> None:
-    print(f"{workers!s:>7} {transport:>12} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} "
-          f"{cpu * 1e6:>10.1f}µs {php * 1e6:>10.1f}µs {ratio:>9}", flush=True)
+@dataclass
+class Tally:
+    """One row summed over the rounds: calls, seconds of load, CPU of rr and of PHP."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    php: float = 0.0
+    p50: list[float] = field(default_factory=list)
+    p99: float = 0.0
+
+    def add(self, measured: tuple[tuple[tuple[float, float, float], int], float, float]) -> None:
+        ((rate, p50, p99), calls), cpu, php = measured
+        self.calls += calls
+        self.seconds += calls / rate
+        self.cpu += cpu
+        self.php += php
+        self.p50.append(p50)
+        self.p99 = max(self.p99, p99)
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds
+
+    def row(self, workers: object, transport: str, ratio: str = "") -> None:
+        p50 = statistics.median(self.p50)
+        print(f"{workers!s:>7} {transport:>12} {self.rate:>9.0f} {p50:>8.2f} {self.p99:>8.2f} "
+              f" {self.cpu / self.calls * 1e6:>10.1f}µs "
+              f"{self.php / self.calls * 1e6:>10.1f}µs {ratio:>9}", flush=True)
+
+
+def one_worker_count(tmp: Path, workers: int, args: argparse.Namespace) -> None:
+    """HTTP, native gRPC and grpcio gRPC in turns (``--rounds`` slices each), so a change
+    in the machine's load hits every row alike."""
+    procs = {front: start_rr(tmp, workers, front) for front in ("native", "grpcio")}
+    rows = {name: Tally() for name in ("http/1.1", "grpc native", "grpc grpcio")}
+    slice_s = max(2, args.duration // args.rounds)
+    try:
+        for _, _, grpc_port in procs.values():
+            check_grpc(grpc_port)
+        native, http_port, native_port = procs["native"]
+        grpcio, _, grpcio_port = procs["grpcio"]
+        for _ in range(args.rounds):
+            rows["http/1.1"].add(measure(psutil.Process(native.pid), wrk,
+                                         f"http://127.0.0.1:{http_port}/", f"{slice_s}s",
+                                         args.concurrency, True))
+            rows["grpc native"].add(measure(psutil.Process(native.pid), h2load, native_port,
+                                            slice_s, args.concurrency, tmp))
+            rows["grpc grpcio"].add(measure(psutil.Process(grpcio.pid), h2load, grpcio_port,
+                                            slice_s, args.concurrency, tmp))
+    finally:
+        stop([p for p, _, _ in procs.values()])
+    http = rows["http/1.1"].rate
+    for name, tally in rows.items():
+        tally.row(workers, name, "" if name == "http/1.1" else f"{tally.rate / http:.2f}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="2,4")
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=12, help="seconds of load per row")
+    ap.add_argument("--rounds", type=int, default=4, help="turns the rows take")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--bare", action="store_true",
                     help="also a bare grpcio server (no rr, no PHP): grpcio's own ceiling")
@@ -172,33 +228,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
         tmp = Path(tmp_s)
         for workers in (int(w) for w in args.workers.split(",")):
-            http_rate = 0.0
-            for front in ("native", "grpcio"):
-                rr, http_port, grpc_port = start_rr(tmp, workers, front)
-                try:
-                    check_grpc(grpc_port)
-                    server = psutil.Process(rr.pid)
-                    if front == "native":  # the HTTP row comes from the same rr process
-                        ((http_rate, h50, h99), h_calls), h_cpu, h_php = measure(
-                            server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
-                            args.concurrency, True)
-                        row(workers, "http/1.1", http_rate, h50, h99, h_cpu / h_calls,
-                            h_php / h_calls, "")
-                    ((g_rate, g50, g99), g_calls), g_cpu, g_php = measure(
-                        server, h2load, grpc_port, args.duration, args.concurrency, tmp)
-                finally:
-                    stop([rr])
-                row(workers, f"grpc {front}", g_rate, g50, g99, g_cpu / g_calls,
-                    g_php / g_calls, f"{g_rate / http_rate:.2f}")
+            one_worker_count(tmp, workers, args)
         if args.bare:
             bare, port = start_bare()
+            bare_row = Tally()
             try:
                 check_grpc(port)
-                ((b_rate, b50, b99), b_calls), b_cpu, _ = measure(
-                    psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
+                bare_row.add(measure(psutil.Process(bare.pid), h2load, port, args.duration,
+                                     args.concurrency, tmp))
             finally:
                 stop([bare])
-            row("-", "bare grpcio", b_rate, b50, b99, b_cpu / b_calls, 0.0, "(no rr, no PHP)")
+            bare_row.row("-", "bare grpcio", "(no rr, no PHP)")
     return 0
 
 
