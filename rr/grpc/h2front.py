@@ -226,7 +226,12 @@ class Connection(asyncio.Protocol):
                 self._conn_error(w.PROTOCOL_ERROR, "expected CONTINUATION")
                 return
             if ftype < len(handlers):
-                handlers[ftype](self, flags, sid, payload)
+                try:
+                    handlers[ftype](self, flags, sid, payload)
+                except Exception as e:  # a bug must cost this connection, not the server
+                    self.srv.log.exception("grpc connection failed",
+                                           extra={"fields": {"peer": self.peer}})
+                    self._conn_error(w.INTERNAL_ERROR, f"{type(e).__name__}: {e}")
                 if self.closing:
                     return
         del buf[:pos]
