@@ -1,4 +1,4 @@
-"""gRPC plugin: PHP gRPC services (spiral/roadrunner-grpc) behind a grpcio server."""
+"""gRPC plugin: PHP gRPC services (spiral/roadrunner-grpc) behind rr's HTTP/2 front or grpcio."""
 
 import logging
 import os
