@@ -4,6 +4,9 @@ Messages are never decoded: grpcio hands the handler the raw request bytes (no
 deserializer) and sends the returned bytes as they are. One generic handler answers
 every path, so unknown services and methods get RoadRunner's texts (spec §3.3) and
 streaming methods a clear refusal, without touching PHP.
+
+``execute`` (one call on a worker → Reply or Failure) and the refusal texts are shared
+with the native front (``h2calls``, ``routes``); ``Proxy`` is the grpcio front's handler.
 """
 
 from __future__ import annotations
