@@ -160,7 +160,7 @@ async def test_gzip_request(native) -> None:  # type: ignore[no-untyped-def]
 async def test_hostile_bytes_get_goaway_and_the_server_serves_on(native, junk: bytes) -> None:  # type: ignore[no-untyped-def]
     _, port, _ = native
     got = await _exchange(port, junk)
-    assert bytes((w.GOAWAY,)) in got[3:4] + got[18:]  # after the server's SETTINGS
+    assert w.GOAWAY in _frame_types(got)
     assert await _echo(port, b"after") == b"after"
 
 
@@ -263,6 +263,15 @@ async def test_stop_cancels_what_outlives_the_grace() -> None:
                 await call
             assert info.value.code() in (grpc.StatusCode.CANCELLED,
                                          grpc.StatusCode.UNAVAILABLE)
+
+
+def _frame_types(data: bytes) -> list[int]:
+    """The types of the whole frames in what a server sent."""
+    types, pos = [], 0
+    while len(data) - pos >= 9:
+        types.append(data[pos + 3])
+        pos += 9 + int.from_bytes(data[pos:pos + 3], "big")
+    return types
 
 
 async def _echo(port: int, body: bytes) -> bytes:
