@@ -1,15 +1,18 @@
 """gRPC unary calls through rr into PHP beside the same PHP handler behind rr's HTTP
-plugin, in one run, for 2 and 4 workers.
+plugin, in one run, for 2 and 4 workers: rr's native front and the grpcio front.
 
-    python bench/grpc.py [--workers 2,4] [--duration 10] [--concurrency 32]
+    python bench/grpc.py [--workers 2,4] [--duration 12] [--rounds 4] [--concurrency 32]
+                         [--bare]
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
-connections. A last row runs a bare grpcio server (no rr, no PHP) under the same load:
-the ceiling of the server library on this machine. Prints calls/s, p50/p99 (from
-h2load's per-request log and wrk's latency distribution), the gRPC/HTTP ratio and the
-CPU time the server process spent per call. The machine is shared: compare the ratios
-of one run, not absolute numbers.
+connections, against the rr process that serves the native gRPC row. The three rows
+take turns in ``--rounds`` slices, so a change in the shared machine's load hits each
+alike; p50 is the median of the slices, p99 the worst slice. ``--bare`` adds
+a bare grpcio server (no rr, no PHP) under the same load: grpcio's own ceiling.
+Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
+distribution), the gRPC/HTTP ratio and the CPU time rr and its PHP workers spent per call.
+The machine is shared: compare the ratios of one run, not absolute numbers.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # this file is named grpc.py: keep its directory off the path so ``import grpc`` finds grpcio
@@ -45,9 +49,10 @@ PATH = "/rr.example.echo.v1.Echo/Ping"
 HELLO = b"\x0a\x05hello"  # Message{msg: "hello"}
 
 
-def start_rr(tmp: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, int]:
+def start_rr(tmp: Path, workers: int, front: str = "native"
+             ) -> tuple[subprocess.Popen[bytes], int, int]:
     http_port, grpc_port = free_port(), free_port()
-    cfg = tmp / f"rr-{workers}.yaml"
+    cfg = tmp / f"rr-{workers}-{front}.yaml"
     cfg.write_text(f"""version: "3"
 server:
   command: "php {ROOT / 'bench' / 'php' / 'grpc_hello.php'}"
@@ -62,6 +67,7 @@ http:
     num_workers: {workers}
 grpc:
   listen: tcp://127.0.0.1:{grpc_port}
+  server: {front}
   proto: ["{PROTO}"]
   pool:
     num_workers: {workers}
@@ -117,7 +123,7 @@ def h2load(port: int, duration: int, concurrency: int, tmp: Path
     log = tmp / "h2load.log"
     clients = 4
     out = subprocess.run(
-        ["h2load", "-c", str(clients), "-m", str(max(1, concurrency // clients)),
+        ["h2load", "-c", str(clients), "-t", "2", "-m", str(max(1, concurrency // clients)),
          "-D", str(duration), "--warm-up-time", "1", "-d", str(data), "--log-file", str(log),
          "-H", "content-type: application/grpc", "-H", "te: trailers",
          f"http://127.0.0.1:{port}{PATH}"], capture_output=True, text=True, check=True).stdout
@@ -131,48 +137,108 @@ def h2load(port: int, duration: int, concurrency: int, tmp: Path
     return (rate, q[49], q[98]), int(m.group(3))
 
 
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
-    before = proc.cpu_times()
+    """fn's result, the CPU seconds of ``proc`` and those of its children (the PHP
+    workers) while it ran."""
+    children = proc.children(recursive=True)
+    before, before_php = _cpu([proc]), _cpu(children)
     result = fn(*args)
-    after = proc.cpu_times()
-    return result, (after.user - before.user) + (after.system - before.system)
+    return result, _cpu([proc]) - before, _cpu(children) - before_php
+
+
+@dataclass
+class Tally:
+    """One row summed over the rounds: calls, seconds of load, CPU of rr and of PHP."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    php: float = 0.0
+    p50: list[float] = field(default_factory=list)
+    p99: float = 0.0
+
+    def add(self, measured: tuple[tuple[tuple[float, float, float], int], float, float]) -> None:
+        ((rate, p50, p99), calls), cpu, php = measured
+        self.calls += calls
+        self.seconds += calls / rate
+        self.cpu += cpu
+        self.php += php
+        self.p50.append(p50)
+        self.p99 = max(self.p99, p99)
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds
+
+    def row(self, workers: object, transport: str, ratio: str = "") -> None:
+        p50 = statistics.median(self.p50)
+        print(f"{workers!s:>7} {transport:>12} {self.rate:>9.0f} {p50:>8.2f} {self.p99:>8.2f} "
+              f" {self.cpu / self.calls * 1e6:>10.1f}µs "
+              f"{self.php / self.calls * 1e6:>10.1f}µs {ratio:>9}", flush=True)
+
+
+def one_worker_count(tmp: Path, workers: int, args: argparse.Namespace) -> None:
+    """HTTP, native gRPC and grpcio gRPC in turns (``--rounds`` slices each), so a change
+    in the machine's load hits every row alike."""
+    procs = {front: start_rr(tmp, workers, front) for front in ("native", "grpcio")}
+    rows = {name: Tally() for name in ("http/1.1", "grpc native", "grpc grpcio")}
+    slice_s = max(2, args.duration // args.rounds)
+    try:
+        for _, _, grpc_port in procs.values():
+            check_grpc(grpc_port)
+        native, http_port, native_port = procs["native"]
+        grpcio, _, grpcio_port = procs["grpcio"]
+        for _ in range(args.rounds):
+            rows["http/1.1"].add(measure(psutil.Process(native.pid), wrk,
+                                         f"http://127.0.0.1:{http_port}/", f"{slice_s}s",
+                                         args.concurrency, True))
+            rows["grpc native"].add(measure(psutil.Process(native.pid), h2load, native_port,
+                                            slice_s, args.concurrency, tmp))
+            rows["grpc grpcio"].add(measure(psutil.Process(grpcio.pid), h2load, grpcio_port,
+                                            slice_s, args.concurrency, tmp))
+    finally:
+        stop([p for p, _, _ in procs.values()])
+    http = rows["http/1.1"].rate
+    for name, tally in rows.items():
+        tally.row(workers, name, "" if name == "http/1.1" else f"{tally.rate / http:.2f}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", default="2,4")
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=12, help="seconds of load per row")
+    ap.add_argument("--rounds", type=int, default=4, help="turns the rows take")
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--bare", action="store_true",
+                    help="also a bare grpcio server (no rr, no PHP): grpcio's own ceiling")
     args = ap.parse_args()
-    print(f"{'workers':>7} {'transport':>10} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'rr CPU/call':>12} {'grpc/http':>9}")
+    print(f"{'workers':>7} {'transport':>12} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'rr CPU/call':>12} {'PHP CPU/call':>12} {'grpc/http':>9}")
     with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
         tmp = Path(tmp_s)
         for workers in (int(w) for w in args.workers.split(",")):
-            rr, http_port, grpc_port = start_rr(tmp, workers)
+            one_worker_count(tmp, workers, args)
+        if args.bare:
+            bare, port = start_bare()
+            bare_row = Tally()
             try:
-                check_grpc(grpc_port)
-                server = psutil.Process(rr.pid)
-                ((http_rate, http_p50, http_p99), http_calls), http_cpu = measure(
-                    server, wrk, f"http://127.0.0.1:{http_port}/", f"{args.duration}s",
-                    args.concurrency, True)
-                ((g_rate, g_p50, g_p99), g_calls), g_cpu = measure(
-                    server, h2load, grpc_port, args.duration, args.concurrency, tmp)
+                check_grpc(port)
+                bare_row.add(measure(psutil.Process(bare.pid), h2load, port, args.duration,
+                                     args.concurrency, tmp))
             finally:
-                stop([rr])
-            print(f"{workers:>7} {'http/1.1':>10} {http_rate:>9.0f} {http_p50:>8.2f} "
-                  f"{http_p99:>8.2f} {http_cpu / http_calls * 1e6:>10.1f}µs {'':>9}")
-            print(f"{workers:>7} {'grpc':>10} {g_rate:>9.0f} {g_p50:>8.2f} {g_p99:>8.2f} "
-                  f"{g_cpu / g_calls * 1e6:>10.1f}µs {g_rate / http_rate:>9.2f}")
-        bare, port = start_bare()
-        try:
-            check_grpc(port)
-            ((b_rate, b_p50, b_p99), b_calls), b_cpu = measure(
-                psutil.Process(bare.pid), h2load, port, args.duration, args.concurrency, tmp)
-        finally:
-            stop([bare])
-        print(f"{'-':>7} {'bare grpc':>10} {b_rate:>9.0f} {b_p50:>8.2f} {b_p99:>8.2f} "
-              f"{b_cpu / b_calls * 1e6:>10.1f}µs   (grpcio alone, no PHP)")
+                stop([bare])
+            bare_row.row("-", "bare grpcio", "(no rr, no PHP)")
     return 0
 
 

@@ -57,11 +57,16 @@ class ServerOptions:
     timeout: float = DEFAULT_PING_TIMEOUT
 
 
+FRONTS = ("native", "grpcio")
+
+
 @dataclass(frozen=True, slots=True)
 class GrpcConfig:
     server: ServerOptions
     proto: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    #: rr's own HTTP/2 front (fast) or grpcio's server (an rr extension key, ``server``)
+    front: str = "native"
 
     @classmethod
     def from_section(cls, s: Section) -> GrpcConfig:
@@ -73,9 +78,12 @@ class GrpcConfig:
         protos = tuple(p.strip() for p in s.string_list("proto") if p.strip())
         if not protos:
             raise ConfigError("grpc.proto: at least one proto file is required")
+        front = s.string("server", "native") or "native"
+        if front not in FRONTS:
+            raise ConfigError(f"grpc.server: expected one of {', '.join(FRONTS)}, got {front!r}")
         return cls(server=server_options(s), proto=protos,
                    env={str(k).upper(): "" if v is None else str(v)
-                        for k, v in s.section("env").items()})
+                        for k, v in s.section("env").items()}, front=front)
 
 
 def server_options(s: Section) -> ServerOptions:

@@ -90,18 +90,32 @@ class HealthHandler(grpc.GenericRpcHandler):
 
     async def _check(self, body: bytes, ctx: Any) -> bytes:
         self._observe(f"/{SERVICE}/Check", "OK", 0.0)
-        return health_pb2.HealthCheckResponse(status=self.state.status()).SerializeToString()
+        return check_reply(self.state)
 
     async def _list(self, body: bytes, ctx: Any) -> bytes:
         self._observe(f"/{SERVICE}/List", "OK", 0.0)
-        resp = health_pb2.HealthListResponse()
-        resp.statuses["grpc"].status = self.state.status()  # type: ignore[assignment]
-        return resp.SerializeToString()
+        return list_reply(self.state)
 
     async def _watch(self, body: bytes, ctx: Any) -> AsyncIterator[bytes]:
-        self.state.watch_started()
-        try:
-            async for status in self.state.changes():
-                yield health_pb2.HealthCheckResponse(status=status).SerializeToString()
-        finally:
-            self.state.watch_ended()
+        async for message in watch_replies(self.state):
+            yield message
+
+
+def check_reply(state: HealthState) -> bytes:
+    return health_pb2.HealthCheckResponse(status=state.status()).SerializeToString()
+
+
+def list_reply(state: HealthState) -> bytes:
+    resp = health_pb2.HealthListResponse()
+    resp.statuses["grpc"].status = state.status()  # type: ignore[assignment]
+    return resp.SerializeToString()
+
+
+async def watch_replies(state: HealthState) -> AsyncIterator[bytes]:
+    """Watch's messages: the status now, then every change, until the plugin stops."""
+    state.watch_started()
+    try:
+        async for status in state.changes():
+            yield health_pb2.HealthCheckResponse(status=status).SerializeToString()
+    finally:
+        state.watch_ended()

@@ -1,5 +1,6 @@
-"""The ``grpc`` plugin: proto discovery, its own worker pool (``RR_MODE=grpc``) and a
-grpcio server with the proxy, health and reflection handlers (spec/grpc.md §7.3)."""
+"""The ``grpc`` plugin: proto discovery, its own worker pool (``RR_MODE=grpc``) and the
+listener with the proxy, health and reflection: rr's native HTTP/2 front by default,
+grpcio's server with ``grpc.server: grpcio`` (spec/grpc.md §7.3)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     import grpc
 
     from rr.grpc.metrics import GrpcMetrics
+    from rr.grpc.native import NativeServer
     from rr.pool.pool import Pool
 
 
@@ -39,7 +41,7 @@ class GrpcPlugin:
         self.metrics: GrpcMetrics | None = (
             grpc_metrics(app.metrics) if app.config.has("metrics") else None)
         self.health_state = HealthState(self._pool.alive)
-        self._server: grpc.aio.Server | None = None
+        self._server: grpc.aio.Server | NativeServer | None = None
 
     @property
     def pool(self) -> Pool:
@@ -50,20 +52,11 @@ class GrpcPlugin:
             self.metrics.observe(method, status, seconds)
 
     async def start(self) -> None:
-        from rr.grpc import reflection
-        from rr.grpc import server as servers
-        from rr.grpc.health import HealthHandler
-        from rr.grpc.limiter import StreamLimiter
-        from rr.grpc.proxy import Proxy
-
         await self._pool.start()
         o = self.cfg.server
-        proxy = Proxy(lambda: self._pool, self.protos, StreamLimiter(o.max_concurrent_streams),
-                      o.tls is not None, self.log, self.metrics)
         try:
-            server = servers.build(o, [HealthHandler(self.health_state, self._observe), proxy])
-            reflection.enable(server, self.protos, self.log)
-            await server.start()
+            server = await (self._start_native() if self.cfg.front == "native"
+                            else self._start_grpcio())
         except BaseException:
             # the server stops only plugins that started: the workers are ours to end
             await self._pool.destroy()
@@ -72,6 +65,31 @@ class GrpcPlugin:
         self.health_state.set_serving(True)
         self.log.info("grpc server was started", extra={"fields": {
             "address": o.listen.address, "services": sorted(self.protos.services)}})
+
+    async def _start_native(self) -> NativeServer:
+        from rr.grpc.native import NativeServer
+        from rr.grpc.routes import Routes
+
+        routes = Routes(self.protos, self.health_state, self.log)
+        server = NativeServer(self.cfg.server, routes, lambda: self._pool, self.log,
+                              self.metrics)
+        await server.start()
+        return server
+
+    async def _start_grpcio(self) -> grpc.aio.Server:
+        from rr.grpc import reflection
+        from rr.grpc import server as servers
+        from rr.grpc.health import HealthHandler
+        from rr.grpc.limiter import StreamLimiter
+        from rr.grpc.proxy import Proxy
+
+        o = self.cfg.server
+        proxy = Proxy(lambda: self._pool, self.protos, StreamLimiter(o.max_concurrent_streams),
+                      o.tls is not None, self.log, self.metrics)
+        server = servers.build(o, [HealthHandler(self.health_state, self._observe), proxy])
+        reflection.enable(server, self.protos, self.log)
+        await server.start()
+        return server
 
     async def stop(self) -> None:
         """Health NOT_SERVING, stop accepting, let in-flight calls finish within the

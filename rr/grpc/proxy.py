@@ -4,6 +4,9 @@ Messages are never decoded: grpcio hands the handler the raw request bytes (no
 deserializer) and sends the returned bytes as they are. One generic handler answers
 every path, so unknown services and methods get RoadRunner's texts (spec §3.3) and
 streaming methods a clear refusal, without touching PHP.
+
+``execute`` (one call on a worker → Reply or Failure) and the refusal texts are shared
+with the native front (``h2calls``, ``routes``); ``Proxy`` is the grpcio front's handler.
 """
 
 from __future__ import annotations
@@ -49,19 +52,13 @@ class Proxy(grpc.GenericRpcHandler):
         if m.kind is Kind.UNARY:
             return grpc.unary_unary_rpc_method_handler(
                 functools.partial(self._unary, request.prefix(m.service, m.name), m.path))
-        # RoadRunner registers streaming rpcs as unary and then misbehaves (one message
-        # per direction, a STREAM reply fails); rr refuses them clearly instead
-        text = (f"{m.path[1:]} is a {m.kind.value} method; rr serves unary methods only")
-        return _refusal(text)
+        return _refusal(streaming_text(m))
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         found = self._table.get(details.method)
         if found is not None:
             return found
-        service, _, method = details.method.lstrip("/").partition("/")
-        if service in self.services:
-            return _refusal(f"unknown method {method} for service {service}")
-        return _refusal(f"unknown service {service}")
+        return _refusal(refusal_text(details.method, self.services))
 
     async def _unary(self, prefix: bytes, path: str, body: bytes, ctx: Context) -> bytes:
         start = time.monotonic()
@@ -77,13 +74,13 @@ class Proxy(grpc.GenericRpcHandler):
             out = await self._call(prefix, body, ctx, peer)
             if self._debug:
                 self.log.debug("method was called successfully",
-                               extra={"fields": {"method": path, "elapsed": _ms(start)}})
+                               extra={"fields": {"method": path, "elapsed": elapsed_ms(start)}})
             return out
         except Failure as f:
             status = go_name(f.code)
             self.log.error("method call was finished with error",
                            extra={"fields": {"error": f.message, "method": path,
-                                             "elapsed": _ms(start)}})
+                                             "elapsed": elapsed_ms(start)}})
             await _abort(ctx, f)
             raise AssertionError("unreachable") from None  # abort() raises
         except asyncio.CancelledError:
@@ -107,15 +104,7 @@ class Proxy(grpc.GenericRpcHandler):
         context = prefix + request.context_json(ctx.invocation_metadata() or (), peer,
                                                 self._tls) + b"}"
         try:
-            answer = await self._pool().exec(Payload(context, body, CODEC_JSON))
-        except SoftJobError as e:
-            raise replies.error_frame(e.message, str(e)) from None
-        except StreamingNotSupportedError as e:
-            raise Failure(UNKNOWN, str(e)) from None
-        except PoolError as e:
-            raise Failure(INTERNAL, str(e)) from None
-        try:
-            out = replies.decode(answer.context, answer.body, self.log)
+            out = await execute(self._pool(), context, body, self.log)
         except Failure as f:
             carried = replies.carried(f)
             if carried is not None:
@@ -123,6 +112,34 @@ class Proxy(grpc.GenericRpcHandler):
             raise
         await _send_metadata(ctx, out)
         return out.body
+
+
+async def execute(pool: Pool, context: bytes, body: bytes, log: logging.Logger) -> replies.Reply:
+    """One call on a worker, whatever the transport: the reply, or a Failure (which may
+    carry the headers/trailers PHP set beside an error, ``replies.carried``)."""
+    try:
+        answer = await pool.exec(Payload(context, body, CODEC_JSON))
+    except SoftJobError as e:
+        raise replies.error_frame(e.message, str(e)) from None
+    except StreamingNotSupportedError as e:
+        raise Failure(UNKNOWN, str(e)) from None
+    except PoolError as e:
+        raise Failure(INTERNAL, str(e)) from None
+    return replies.decode(answer.context, answer.body, log)
+
+
+def refusal_text(path: str, services: set[str]) -> str:
+    """RoadRunner's texts for a path that is not a registered method (spec §3.3)."""
+    service, _, method = path.lstrip("/").partition("/")
+    if service in services:
+        return f"unknown method {method} for service {service}"
+    return f"unknown service {service}"
+
+
+def streaming_text(m: Method) -> str:
+    # RoadRunner registers streaming rpcs as unary and then misbehaves (one message
+    # per direction, a STREAM reply fails); rr refuses them clearly instead
+    return f"{m.path[1:]} is a {m.kind.value} method; rr serves unary methods only"
 
 
 async def _send_metadata(ctx: Context, out: replies.Reply) -> None:
@@ -149,6 +166,6 @@ def _refusal(text: str) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(refuse)
 
 
-def _ms(start: float) -> str:
+def elapsed_ms(start: float) -> str:
     return f"{(time.monotonic() - start) * 1000:.3f}ms"
 

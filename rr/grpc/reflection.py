@@ -9,6 +9,7 @@ service's own, in a private pool (never the process-wide default pool).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -34,3 +35,27 @@ def build_pool(protos: ProtoSet, log: logging.Logger) -> descriptor_pool.Descrip
 def enable(server: grpc.aio.Server, protos: ProtoSet, log: logging.Logger) -> None:
     names = (*protos.services, HEALTH, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server, build_pool(protos, log))
+
+
+def native_path() -> str:
+    return f"/{reflection.SERVICE_NAME}/ServerReflectionInfo"
+
+
+def native_handler(protos: ProtoSet, log: logging.Logger
+                   ) -> Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]:
+    """Reflection for the native front: grpcio-reflection's asyncio servicer over raw
+    request and response bytes."""
+    from grpc_reflection.v1alpha import _async, reflection_pb2
+
+    names = (*protos.services, HEALTH, reflection.SERVICE_NAME)
+    servicer = _async.ReflectionServicer(names, build_pool(protos, log))
+
+    async def run(requests: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async def parsed() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+            async for raw in requests:
+                yield reflection_pb2.ServerReflectionRequest.FromString(raw)
+
+        async for resp in servicer.ServerReflectionInfo(parsed(), None):
+            yield resp.SerializeToString()
+
+    return run

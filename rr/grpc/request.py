@@ -36,7 +36,7 @@ def peer_address(peer: str) -> str:
 def context_json(metadata: Iterable[tuple[str, str | bytes]], peer: str, tls: bool) -> bytes:
     md: dict[str, list[str]] = {}
     for key, value in metadata:
-        if key in RESERVED or key.startswith(":"):
+        if key in RESERVED or (key.startswith(":") and key != ":authority"):
             continue
         if isinstance(value, bytes):  # -bin values arrive decoded from base64
             value = value.decode("utf-8", "replace")

@@ -33,5 +33,9 @@ class Failure(Exception):
         return BY_NUMBER.get(self.code, grpc.StatusCode.UNKNOWN)
 
 
+CANCELLED = 1
 UNKNOWN = 2
+DEADLINE_EXCEEDED = 4
+RESOURCE_EXHAUSTED = 8
+UNIMPLEMENTED = 12
 INTERNAL = 13

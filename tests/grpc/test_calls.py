@@ -147,6 +147,18 @@ def test_deadline_frees_the_caller_and_the_worker_is_reused(serve: ServeFn) -> N
     assert _pid(parse_msg(body)[0]) == pid
 
 
+def test_client_cancel_mid_call_frees_the_worker_for_the_next_call(serve: ServeFn) -> None:
+    s = serve(pool="num_workers: 1")
+    pid = _pid(parse_msg(s.call("Sleep", msg(n=1))[0])[0])
+    ch = s.channel()
+    running = ch.unary_unary(f"/{SERVICE}/Sleep").future(msg(n=800), timeout=30)
+    time.sleep(0.3)
+    assert running.cancel()  # RST_STREAM(CANCEL) mid-call
+    # no exec_ttl: PHP finishes the call, the late reply is dropped, the worker is reused
+    body, _ = s.call("Sleep", msg(n=1), channel=ch, timeout=30)
+    assert _pid(parse_msg(body)[0]) == pid
+
+
 def test_deadline_with_exec_ttl_kills_the_worker(serve: ServeFn) -> None:
     s = serve(pool="""\
         num_workers: 1

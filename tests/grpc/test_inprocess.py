@@ -1,5 +1,6 @@
-"""The proxy and the server builder in-process, with a scripted pool instead of PHP: pool
-failures → status codes, metric labels, the request payload, server options."""
+"""Both fronts (native and grpcio) in-process, with a scripted pool instead of PHP: pool
+failures → status codes, metric labels, the request payload, server options. Every test
+taking ``stack`` or ``front`` runs on each front."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 import pytest
@@ -16,9 +18,12 @@ from prometheus_client import CollectorRegistry
 from rr.grpc import protos
 from rr.grpc import server as servers
 from rr.grpc.config import Listen, ServerOptions
+from rr.grpc.health import HealthState
 from rr.grpc.limiter import StreamLimiter
 from rr.grpc.metrics import grpc_metrics
+from rr.grpc.native import NativeServer
 from rr.grpc.proxy import Proxy
+from rr.grpc.routes import Routes
 from rr.pool.errors import (
     ExecTTLError,
     NoFreeWorkersError,
@@ -49,28 +54,64 @@ class ScriptedPool:
         return self.script(payload)
 
 
+FRONTS = ("native", "grpcio")
+
+
 @contextlib.asynccontextmanager
-async def running(limit: int = 10) -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel,
-                                                          CollectorRegistry]]:
+async def running(limit: int = 10, front: str = "native", **options: Any
+                  ) -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel, CollectorRegistry]]:
+    async with serving(limit, front, **options) as (pool, port, registry, _):
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield pool, channel, registry
+        finally:
+            await channel.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(limit: int = 10, front: str = "native", **options: Any
+                  ) -> AsyncIterator[tuple[ScriptedPool, int, CollectorRegistry, Any]]:
+    """A front on a free port with a scripted pool: (pool, port, registry, server)."""
     pset = protos.load(["test.proto"], PROTO_DIR)
     pool = ScriptedPool()
     registry = CollectorRegistry()
-    proxy = Proxy(lambda: pool, pset, StreamLimiter(limit), False,  # type: ignore[arg-type, return-value]
-                  logging.getLogger("test"), grpc_metrics(registry))
+    log = logging.getLogger("test")
     port = free_port()
-    srv = servers.build(ServerOptions(Listen(f"127.0.0.1:{port}")), [proxy])
-    await srv.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    o = ServerOptions(Listen(f"127.0.0.1:{port}"), max_concurrent_streams=limit, **options)
+    srv: Any
+    if front == "native":
+        state = HealthState(lambda: True)
+        state.set_serving(True)
+        srv = NativeServer(o, Routes(pset, state, log), lambda: pool,  # type: ignore[arg-type, return-value]
+                           log, grpc_metrics(registry))
+        await srv.start()
+    else:
+        proxy = Proxy(lambda: pool, pset, StreamLimiter(limit), False,  # type: ignore[arg-type, return-value]
+                      log, grpc_metrics(registry))
+        srv = servers.build(o, [proxy])
+        await srv.start()
     try:
-        yield pool, channel, registry
+        yield pool, port, registry, srv
     finally:
-        await channel.close()
         await srv.stop(0)
 
 
+async def counted(registry: CollectorRegistry, method: str, status: str) -> None:
+    """Until the call is in ``rr_grpc_request_total`` (bounded by the caller's timeout)."""
+    labels = {"grpc_method": method, "status_code": status}
+    while registry.get_sample_value("rr_grpc_request_total", labels) != 1.0:
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture(params=FRONTS)
+def front(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def stack() -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel, CollectorRegistry]]:
-    async with running() as parts:
+async def stack(front: str) -> AsyncIterator[tuple[ScriptedPool, grpc.aio.Channel,
+                                                   CollectorRegistry]]:
+    async with running(front=front) as parts:
         yield parts
 
 
@@ -97,8 +138,8 @@ async def test_pool_failures_map_to_status(stack, error: BaseException,  # type:
     assert text in (info.value.details() or "")
     label = {"INTERNAL": "Internal", "UNKNOWN": "Unknown",
              "DEADLINE_EXCEEDED": "DeadlineExceeded"}[code.name]
-    assert registry.get_sample_value("rr_grpc_request_total", {
-        "grpc_method": "/rc.test.v1.Test/Echo", "status_code": label}) == 1.0
+    # grpcio's handler counts the call after the status went out: wait for it
+    await counted(registry, "/rc.test.v1.Test/Echo", label)
 
 
 async def test_payload_to_the_pool_and_bytes_back(stack) -> None:  # type: ignore[no-untyped-def]
@@ -132,8 +173,8 @@ def test_channel_options_map_the_config() -> None:
     assert "grpc.max_connection_age_ms" not in infinite
 
 
-async def test_a_call_that_gives_up_in_the_stream_queue_leaves_no_trace() -> None:
-    async with running(limit=1) as (pool, channel, registry):
+async def test_a_call_that_gives_up_in_the_stream_queue_leaves_no_trace(front: str) -> None:
+    async with running(limit=1, front=front) as (pool, channel, registry):
         pool.gate = asyncio.Event()
         echo = channel.unary_unary("/rc.test.v1.Test/Echo")
         first = asyncio.ensure_future(echo(b"\x0a\x011", timeout=30))

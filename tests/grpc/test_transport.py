@@ -123,6 +123,8 @@ def test_proto_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     ("", '["missing.proto"]', None, "grpc.proto: proto file 'missing.proto' does not exists"),
     ("", '["test.proto"]', "localhost", "malformed grpc address, provided: localhost"),
     ("interceptors: [otel]\n", '["test.proto"]', None, "interceptor otel is not registered"),
+    ("server: h2\n", '["test.proto"]', None,
+     "grpc.server: expected one of native, grpcio, got 'h2'"),
     ("tls:\n  key: nokey.pem\n  cert: nocert.pem\n", '["test.proto"]', None,
      "key file 'nokey.pem' does not exists"),
     ("", '["sub/dup.proto", "test.proto"]', None,
@@ -158,3 +160,26 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         out = _start_fails(tmp_path, config(f"tcp://127.0.0.1:{port}", rpc_port=free_port()))
     assert "grpc.listen: cannot listen on 127.0.0.1:" in out
+
+
+def test_grpcio_front_serves_calls_health_and_reflection(serve: ServeFn) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    s = serve(grpc_extra="server: grpcio\n")
+    ch = s.channel()
+    body = ch.unary_unary(f"/{SERVICE}/Meta")(msg(), metadata=(("x-k", "v"),), timeout=30)
+    ctx = json.loads(parse_msg(body)[0])
+    assert ctx["x-k"] == ["v"] and ":authority" not in ctx  # grpcio hides it
+    got = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert got.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(ch)
+    resp = next(iter(stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)))
+    assert SERVICE in {x.name for x in resp.list_services_response.service}
+
+
+def test_native_front_passes_authority_like_grpc_go(serve: ServeFn) -> None:
+    s = serve()
+    body = s.call("Meta", msg())[0]
+    assert json.loads(parse_msg(body)[0])[":authority"] == [s.target]
