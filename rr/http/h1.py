@@ -125,7 +125,12 @@ class H1Connection(WriteDeadline):
         self._cur: _Request | None = None
         self._direct = False
         self._queue: deque[_Request] = deque()
+        # one task per connection answers the queued requests in order; it waits on
+        # ``_waiter`` when there are none (cheaper than a task per request)
         self._task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._busy = False   # a request is being answered
+        self._last = 0.0     # loop time of the last reply (idle timeout)
         self._buf = b""      # bytes from the start of the message being parsed
         self._pos = 0        # where that message starts in the buffer being fed
         self._handing = False
@@ -164,15 +169,24 @@ class H1Connection(WriteDeadline):
         self.ssl_context = tr.get_extra_info("sslcontext")
         if isinstance(peer, (tuple, list)) and peer:
             self._remote = str(peer[0])
-        self._arm_idle()
+        self._last = self._loop.time()
+        self._idle_timer = self._loop.call_later(self.limits.idle_timeout, self._idle)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         super().connection_lost(exc)
         self._closed = True
         self._cancel_timers()
         self._unregister()
+        self._wake()
         if self._shutdown is not None and not self._shutdown.done():
             self._shutdown.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _unregister(self) -> None:
         if self._registered:
@@ -188,6 +202,7 @@ class H1Connection(WriteDeadline):
     def _close(self) -> None:
         self._closed = True
         self._cancel_timers()
+        self._wake()
         if self.transport is not None:
             self.transport.close()
 
@@ -195,27 +210,32 @@ class H1Connection(WriteDeadline):
         """Called by the listener on stop: answer what is in flight, then close."""
         self._queue.clear()
         self._handing = False
-        if self._task is not None and not self._closed:
+        if self._busy and not self._closed:
             self._shutdown = self._loop.create_future()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._shutdown), timeout)
         self._close()
 
     # -- timers -------------------------------------------------------------------------
-    def _arm_idle(self) -> None:
-        if self._idle_timer is None:
-            self._idle_timer = self._loop.call_later(self.limits.idle_timeout, self._idle)
-
     def _idle(self) -> None:
+        """One timer for the connection's life, re-armed from the last reply's time
+        (not cancelled and re-created per request); a head being read has its own."""
         self._idle_timer = None
-        if self._task is None and self._cur is None and not self._handing:
-            self._close()
+        if self._closed or self._handing:
+            return
+        wait = self.limits.idle_timeout
+        if not (self._busy or self._queue or self._cur is not None):
+            wait -= self._loop.time() - self._last
+            if wait <= 0:
+                self._close()
+                return
+        self._idle_timer = self._loop.call_later(wait, self._idle)
 
     def _header_timeout(self) -> None:
         self._header_timer = None
         if self.transport is None or self._closed:
             return
-        if self._task is not None:  # a reply is being written: time the head after it
+        if self._busy or self._queue:  # replies are being written: time the head after
             self._header_timer = self._loop.call_later(self.limits.read_header_timeout,
                                                        self._header_timeout)
             return
@@ -231,9 +251,6 @@ class H1Connection(WriteDeadline):
         if self._handing:
             self._held += data
             return
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         buf = self._buf + data if self._buf else data
         self._buf = buf
         self._pos = 0
@@ -246,22 +263,20 @@ class H1Connection(WriteDeadline):
             self._held = buf[self._pos:]
             self._buf = b""
             self._cancel_timers()
-            if self._task is None:
+            if not (self._busy or self._queue):
                 self._hand_over()
             elif self.transport is not None:
                 self.transport.pause_reading()
             return
         if self._cur is None:
             self._buf = b""
-            if self._task is None:
-                self._arm_idle()
             return
         self._buf = buf[self._pos:] if self._pos else buf
         if not self._direct:  # the head is not complete yet
             if len(self._buf) > MAX_HEAD:
                 self._handing = True
                 self._held, self._buf = self._buf, b""
-                if self._task is None:
+                if not (self._busy or self._queue):
                     self._hand_over()
                 elif self.transport is not None:
                     self.transport.pause_reading()
@@ -353,37 +368,46 @@ class H1Connection(WriteDeadline):
             self._close()
             return
         self._pos = end + 4 + r.clen
-        if self._task is None:
-            self._task = self._loop.create_task(self._serve(r))
-        else:
-            self._queue.append(r)
-            if len(self._queue) >= MAX_QUEUED and self.transport is not None:
-                self.transport.pause_reading()
+        self._queue.append(r)
+        if self._waiter is not None:
+            self._wake()
+        elif self._task is None:
+            self._task = self._loop.create_task(self._serve())
+        if len(self._queue) >= MAX_QUEUED and self.transport is not None:
+            self.transport.pause_reading()
 
     # -- answering ----------------------------------------------------------------------
-    async def _serve(self, r: _Request | None) -> None:
+    async def _serve(self) -> None:
+        queue = self._queue
         try:
-            while r is not None and not self._closed:
+            while not self._closed:
+                if not queue:
+                    if self._handing or self._shutdown is not None:
+                        break
+                    self._waiter = self._loop.create_future()
+                    await self._waiter
+                    continue
+                r = queue.popleft()
+                if len(queue) == MAX_QUEUED - 1 and self.transport is not None:
+                    self.transport.resume_reading()
+                self._busy = True
                 try:
                     keep = await self._one(r)
                 except Exception:  # noqa: BLE001 - a bug ends this connection, not rr
                     self.entry.log.exception("http connection failed")
                     keep = False
+                self._busy = False
+                self._last = self._loop.time()
                 if not keep:
                     self._close()
-                    break
-                r = self._queue.popleft() if self._queue else None
-                if len(self._queue) == MAX_QUEUED - 1 and self.transport is not None:
-                    self.transport.resume_reading()
         finally:
             self._task = None
+            self._busy = False
             if self._shutdown is not None:
                 if not self._shutdown.done():
                     self._shutdown.set_result(None)
             elif self._handing and not self._closed:
                 self._hand_over()
-            elif not self._closed and self._cur is None:
-                self._arm_idle()
 
     async def _one(self, r: _Request) -> bool:
         """Answer one direct request; False when the connection must close after it."""
@@ -444,6 +468,7 @@ class H1Connection(WriteDeadline):
         self._closed = True
         self._cancel_timers()
         self._unregister()
+        self._wake()  # the answering task ends
         held, self._held = self._held, b""
         proto = self.listener()
         transport.set_protocol(proto)
