@@ -69,7 +69,7 @@ ENV_SWITCH = "RR_HTTP1_PROTOCOL"
 class _Request:
     """One parsed direct request."""
 
-    __slots__ = ("method", "target", "raw", "host", "ctype", "clen", "body")
+    __slots__ = ("method", "target", "raw", "host", "ctype", "clen", "sized", "body")
 
     def __init__(self) -> None:
         self.method = "GET"
@@ -78,6 +78,7 @@ class _Request:
         self.host = ""
         self.ctype = ""
         self.clen = 0
+        self.sized = False   # a Content-Length header was sent
         self.body: list[bytes] = []
 
 
@@ -90,7 +91,7 @@ class _Seen:
         self.raw_path = r.target
         self.method = r.method
         self.transport = transport
-        self.content_length = r.clen
+        self.content_length = r.clen if r.sized else None  # as aiohttp's request has it
         self._raw = r.raw
         self._state: dict[str, Any] = {READ_BYTES: r.clen} if r.clen else {}
 
@@ -347,6 +348,7 @@ class H1Connection(WriteDeadline):
             return False
         r.host = host
         r.clen = clen or 0
+        r.sized = clen is not None
         return True
 
     def on_body(self, body: bytes) -> None:

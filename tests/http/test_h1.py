@@ -19,6 +19,7 @@ import pytest
 
 from rr.goridge.frame import CODEC_JSON
 from rr.http import h1
+from rr.http.accesslog import AccessLog
 from rr.http.fastreply import Sent
 from rr.http.limits import HttpLimits
 from rr.http.protocol import Listener
@@ -232,3 +233,21 @@ async def test_connections_are_counted_and_handed_over(pair: Pair) -> None:
         await reader.readuntil(b"\r\n\r\nok")
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("raw", [GET, REQUESTS[0][1]], ids=["get", "post body"])
+async def test_access_log_entries_are_identical(pair: Pair, raw: bytes,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """The detailed ``http access log`` fields match aiohttp's path (timing masked)."""
+    pair.rig.entry.access = AccessLog(logging.getLogger("http.test"), True)
+    pair.pool.reply = Payload(ctx(200, {}), b"ok", CODEC_JSON)
+    caplog.set_level(logging.INFO, logger="http.test")
+    await pair.both(raw)
+    entries = [dict(r.fields) for r in caplog.records  # type: ignore[attr-defined]
+               if r.getMessage() == "http access log"]
+    assert len(entries) == 2
+    for e in entries:
+        for key in ("start", "elapsed", "request_time", "time_local", "remote_address"):
+            assert key in e
+            e.pop(key)
+    assert entries[0] == entries[1]
