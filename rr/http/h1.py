@@ -135,6 +135,7 @@ class H1Connection(WriteDeadline):
         self._buf = b""      # bytes from the start of the message being parsed
         self._pos = 0        # where that message starts in the buffer being fed
         self._handing = False
+        self._over_on_resume = False
         self._held = b""
         self._closed = False
         self._refused = False
@@ -200,6 +201,13 @@ class H1Connection(WriteDeadline):
                 timer.cancel()
         self._header_timer = self._idle_timer = self._write_timer = None
 
+    def _stop_read_timers(self) -> None:
+        """Reading is over (hand-over pending): the write timeout stays armed."""
+        for timer in (self._header_timer, self._idle_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._idle_timer = None
+
     def _close(self) -> None:
         self._closed = True
         self._cancel_timers()
@@ -216,6 +224,12 @@ class H1Connection(WriteDeadline):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._shutdown), timeout)
         self._close()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._over_on_resume:
+            self._over_on_resume = False
+            self._hand_over()
 
     # -- timers -------------------------------------------------------------------------
     def _idle(self) -> None:
@@ -263,7 +277,7 @@ class H1Connection(WriteDeadline):
         if self._handing:
             self._held = buf[self._pos:]
             self._buf = b""
-            self._cancel_timers()
+            self._stop_read_timers()
             if not (self._busy or self._queue):
                 self._hand_over()
             elif self.transport is not None:
@@ -466,6 +480,11 @@ class H1Connection(WriteDeadline):
         """From the first request this connection does not serve on, aiohttp's does."""
         transport = self.transport
         if transport is None or self._closed:
+            return
+        if self._paused:
+            # aiohttp's protocol must not inherit a paused writer (it would get a
+            # resume_writing it never paused for): hand over once the client caught up
+            self._over_on_resume = True
             return
         self._closed = True
         self._cancel_timers()

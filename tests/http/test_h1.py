@@ -58,15 +58,18 @@ class Pair:
         return ours, theirs
 
 
-async def talk(port: int, raw: bytes) -> bytes:
-    """Send ``raw``, read until the server closes or goes quiet, mask Date."""
+async def talk(port: int, raw: bytes, delay: float = 0.0, quiet: float = 0.5) -> bytes:
+    """Send ``raw``, start reading after ``delay``, read until the server closes or is
+    quiet for ``quiet`` seconds, mask Date."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     out = b""
     try:
         writer.write(raw)
+        if delay:
+            await asyncio.sleep(delay)  # the server's writes back up meanwhile
         while True:
             try:
-                chunk = await asyncio.wait_for(reader.read(65536), 0.5)
+                chunk = await asyncio.wait_for(reader.read(65536), quiet)
             except TimeoutError:
                 break
             if not chunk:
@@ -251,3 +254,53 @@ async def test_access_log_entries_are_identical(pair: Pair, raw: bytes,
             assert key in e
             e.pop(key)
     assert entries[0] == entries[1]
+
+
+async def test_hand_over_after_large_pipelined_replies(pair: Pair) -> None:
+    """Large pipelined replies go out while a request to hand over waits behind them;
+    the client reads late and gets every reply, in order, as from aiohttp."""
+    pair.pool.reply = Payload(ctx(200, {}), b"z" * 300_000, CODEC_JSON)
+    raw = GET * 8 + b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n" + GET
+
+    ours = await talk(pair.ours, raw, delay=0.5, quiet=2)
+    theirs = await talk(pair.theirs, raw, delay=0.5, quiet=2)
+    assert ours.count(b"HTTP/1.1 200 OK") == 10
+    assert ours == theirs
+
+
+class FakeTransport:
+    """Just what a hand-over touches."""
+
+    def __init__(self) -> None:
+        self.protocol: object = None
+        self.written = b""
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def set_protocol(self, protocol: object) -> None:
+        self.protocol = protocol
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None: ...
+
+
+async def test_hand_over_waits_until_writing_resumes(pair: Pair) -> None:
+    """aiohttp's protocol must not take over a transport whose writing is paused (it
+    would get a resume_writing it never paused for)."""
+    conn = pair_conn = h1.factory(pair.listener, pair.rig.entry)()
+    transport = FakeTransport()
+    conn.connection_made(transport)
+    conn.pause_writing()
+    conn.data_received(b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert transport.protocol is None  # held back
+    conn.resume_writing()
+    assert transport.protocol is not None and transport.protocol is not pair_conn
+    assert pair.listener.open_connections == 1  # the aiohttp protocol, counted once
