@@ -1,7 +1,7 @@
 """rr vs nginx + php-fpm on the same PHP scripts, side by side in one run.
 
-    python bench/http.py [--workers N] [--duration 10s] [--connections 32] [--only hello,boot]
-                         [--cpus 0]
+    python bench/http.py [--workers N] [--duration 10s] [--connections 32]
+                         [--only hello,psr7,boot] [--cpus 0] [--h1 own,aiohttp]
 
 Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
 req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process and its PHP
@@ -10,6 +10,10 @@ workers spent per request: with ``--cpus`` both servers run under ``taskset -c <
 expected throughput on N cores (docs/scaling.md).
 The same rr listener has h2c on: `h2load -c<connections> -m8` (nghttp2-client) gives the
 HTTP/2 column beside the two HTTP/1.1 ones.
+``psr7`` answers like ``hello`` through what PSR7Worker does per request (an immutable
+PSR-7 request built from the context, a PSR-7 response read back); under FPM it is the
+plain hello script. ``--h1 own,aiohttp`` runs rr once per HTTP/1.1 protocol (rr's own
+connection, rr/http/h1.py, and aiohttp's) in the same run.
 The CPU per request is the figure to compare between versions of rr: it drifts far less
 than req/s. Absolute numbers drift on a shared machine; compare the ratios of one run.
 """
@@ -56,7 +60,7 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 def generate(app: Path) -> None:
     app.mkdir(parents=True, exist_ok=True)
-    for name in ("hello.php", "boot.php"):
+    for name in ("hello.php", "psr7.php", "boot.php"):
         shutil.copy(PHP_SRC / name, app / name)
     classes = app / "classes"
     classes.mkdir(exist_ok=True)
@@ -113,7 +117,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {app};
-        location ~ ^/(hello|boot)$ {{
+        location ~ ^/(hello|psr7|boot)$ {{
             fastcgi_pass unix:{sock};
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME {app}/$1.php;
@@ -136,8 +140,8 @@ http {{
     return [nginx, fpm], port
 
 
-def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = ""
-             ) -> tuple[list[subprocess.Popen[bytes]], int]:
+def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = "",
+             h1: str = "own") -> tuple[list[subprocess.Popen[bytes]], int]:
     port = free_port()
     cfg = tmp / f"rr-{script}.yaml"
     cfg.write_text(f"""version: "3"
@@ -155,8 +159,10 @@ http:
   pool:
     num_workers: {workers}
 """)
+    env = {**os.environ, "RR_HTTP1_PROTOCOL": "aiohttp" if h1 == "aiohttp" else ""}
     proc = subprocess.Popen([*pinned(cpus), sys.executable, "-m", "rr", "serve", "-c", str(cfg)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
     wait_port(port)
     time.sleep(1.0)  # let every worker finish booting
     return [proc], port
@@ -229,7 +235,9 @@ def main() -> int:
                     help="PHP workers for `boot`, whose handler mostly waits (same for both)")
     ap.add_argument("--duration", default="10s")
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--only", default="hello,boot")
+    ap.add_argument("--only", default="hello,psr7,boot")
+    ap.add_argument("--h1", default="own",
+                    help="rr's HTTP/1.1 protocols to run: own (rr/http/h1.py), aiohttp")
     ap.add_argument("--cpus", default="",
                     help="run both servers under taskset -c CPUS (e.g. 0: one core)")
     args = ap.parse_args()
@@ -247,28 +255,31 @@ def main() -> int:
                              args.connections)
             finally:
                 stop(procs)
-            procs, port = start_rr(tmp, app, s, workers, args.cpus)
-            url = f"http://127.0.0.1:{port}/"
-            try:
-                server = psutil.Process(procs[0].pid)
-                rr, cpu_us, php_us = cpu_per_request(server, partial(
-                    wrk, url, args.duration, args.connections, count=True))
-                h2, cpu_h2, _ = cpu_per_request(server, partial(
-                    h2load, url, args.duration, args.connections, tmp))
-            finally:
-                stop(procs)
-            rows.append((s, workers, fpm, rr, cpu_us, php_us, h2, cpu_h2))
+            for h1 in [p for p in args.h1.split(",") if p]:
+                procs, port = start_rr(tmp, app, s, workers, args.cpus, h1)
+                url = f"http://127.0.0.1:{port}/"
+                try:
+                    server = psutil.Process(procs[0].pid)
+                    rr, cpu_us, php_us = cpu_per_request(server, partial(
+                        wrk, url, args.duration, args.connections, count=True))
+                    h2, cpu_h2, _ = cpu_per_request(server, partial(
+                        h2load, url, args.duration, args.connections, tmp))
+                finally:
+                    stop(procs)
+                rows.append((s if h1 == "own" else f"{s}/aio", workers, fpm, rr, cpu_us,
+                             php_us, h2, cpu_h2))
     cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {cores}")
     print("cpu: CPU time (user+system) per request of the rr process and of its PHP "
           "workers; steadier than req/s on a shared machine")
     print(f"h2: h2load -c{args.connections} -m8 against the same rr listener (h2c)")
-    print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
+    print("<script>/aio: rr with aiohttp's HTTP/1.1 protocol (RR_HTTP1_PROTOCOL=aiohttp)")
+    print(f"{'script':10} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
           f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8} {'php cpu':>8} | "
           f"{'ratio':>6} | {'h2 req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8}")
     for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2, cpu_h2 in rows:
-        print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
+        print(f"{s:10} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
               f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us {php_us:6.1f}us | "
               f"{r_rps / f_rps:5.2f}x | "
               f"{h2[0]:10.0f} {h2[1]:7.2f}ms {h2[2]:7.2f}ms {cpu_h2:6.1f}us")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp.web import BaseRequest
@@ -42,9 +43,10 @@ def _decode(value: bytes) -> str:
         return value.decode("utf-8", "replace")
 
 
-def headers_of(request: BaseRequest) -> dict[str, list[str]]:
+def header_map(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    """Header lists by Go's canonical names, without ``Host`` and ``Transfer-Encoding``."""
     headers: dict[str, list[str]] = {}
-    for raw_name, raw_value in request.raw_headers:
+    for raw_name, raw_value in raw_headers:
         name = canonical(raw_name)
         if name in _SKIP:
             continue
@@ -53,6 +55,11 @@ def headers_of(request: BaseRequest) -> dict[str, list[str]]:
             headers[name] = [_decode(raw_value)]
         else:
             lst.append(_decode(raw_value))
+    return headers
+
+
+def headers_of(request: BaseRequest) -> dict[str, list[str]]:
+    headers = header_map(request.raw_headers)
     extra = state(request).get(EXTRA_HEADERS)
     if extra:
         for name, value in extra:
@@ -95,27 +102,39 @@ def protocol_of(request: BaseRequest) -> str:
     return f"HTTP/{v.major}.{v.minor}"
 
 
-def build_context(request: BaseRequest, scheme: str, parsed: bool,
-                  uploads: dict[str, Any] | None) -> bytes:
-    target = target_of(request)
+def raw_query_of(target: str) -> str:
     q = target.find("?")
-    raw_query = target[q + 1:] if q >= 0 else ""
+    if q < 0:
+        return ""
+    raw_query = target[q + 1:]
     hash_at = raw_query.find("#")
-    if hash_at >= 0:
-        raw_query = raw_query[:hash_at]
-    headers = headers_of(request)
+    return raw_query[:hash_at] if hash_at >= 0 else raw_query
+
+
+def encode_context(remote: str, protocol: str, method: str, uri: str,
+                   headers: dict[str, list[str]], raw_query: str, parsed: bool,
+                   uploads: dict[str, Any] | None) -> bytes:
+    """The context JSON, keys in RoadRunner's order; every HTTP protocol ends here."""
     cookie_lines = headers.get("Cookie")
-    remote = state(request).get(REMOTE_ADDR)
-    ctx = {
-        "remoteAddr": peer_host(request) if remote is None else remote,
-        "protocol": protocol_of(request),
-        "method": request.method,
-        "uri": build_uri(request, scheme, target),
+    return _encode({
+        "remoteAddr": remote,
+        "protocol": protocol,
+        "method": method,
+        "uri": uri,
         "headers": headers,
         "cookies": parse_cookies(cookie_lines) if cookie_lines else {},
         "rawQuery": raw_query,
         "parsed": parsed,
         "uploads": uploads,
         "attributes": None,
-    }
-    return _encode(ctx)
+    })
+
+
+def build_context(request: BaseRequest, scheme: str, parsed: bool,
+                  uploads: dict[str, Any] | None) -> bytes:
+    target = target_of(request)
+    remote = state(request).get(REMOTE_ADDR)
+    return encode_context(peer_host(request) if remote is None else remote,
+                          protocol_of(request), request.method,
+                          build_uri(request, scheme, target), headers_of(request),
+                          raw_query_of(target), parsed, uploads)

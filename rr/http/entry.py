@@ -45,13 +45,7 @@ class Entry:
                 # FileResponse.prepare is not idempotent: aiohttp sends it after we return
                 finalize(request, resp)
                 return resp
-            try:
-                if not resp.prepared:
-                    finalize(request, resp)
-                    await resp.prepare(request)
-                await resp.write_eof()
-            except ConnectionError:
-                pass
+            await send_out(request, resp)
             return resp
         finally:
             created = state(request).get(UPLOADED)
@@ -59,3 +53,16 @@ class Entry:
                 remove(created)
             if logging_on:
                 self.access.emit(request, resp, start, time.perf_counter_ns() - t0)
+
+
+async def send_out(request: web.BaseRequest, resp: web.StreamResponse) -> bool:
+    """Run the hooks, send the head if not yet sent, end the body; False if the client
+    went away meanwhile."""
+    try:
+        if not resp.prepared:
+            finalize(request, resp)
+            await resp.prepare(request)
+        await resp.write_eof()
+    except ConnectionError:
+        return False
+    return True

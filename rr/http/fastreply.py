@@ -19,6 +19,7 @@ temp files are removed before the last byte leaves).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from types import MappingProxyType
@@ -105,7 +106,7 @@ def head(status: int, headers: Iterable[tuple[str, str]]) -> Head | None:
     return Head(status, "".join(lines), has_type, "\r\n" if has_server else _TAIL)
 
 
-def send(request: web.BaseRequest, rendered: Head, body: bytes,
+def send(transport: asyncio.Transport | None, rendered: Head, body: bytes,
          content_type: str | None) -> web.StreamResponse | None:
     """Write the whole response, or return None to let aiohttp do it.
 
@@ -113,7 +114,6 @@ def send(request: web.BaseRequest, rendered: Head, body: bytes,
     worker sent none and the body is not empty, as on the aiohttp path."""
     if len(body) > MAX_BODY:
         return None
-    transport = request.transport
     if transport is None or transport.is_closing() \
             or transport.get_write_buffer_size() > MAX_BUFFERED:
         return None

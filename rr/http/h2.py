@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import h2.config
-import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -25,6 +24,7 @@ from aiohttp import web
 from hyperframe.frame import GoAwayFrame
 
 from rr.http.chain import Handler
+from rr.http.h2refuse import RefusingConnection, StreamRefused
 from rr.http.h2stream import Stream, make_request
 from rr.http.limits import HttpLimits
 from rr.ratelog import RateLimitedLog
@@ -58,7 +58,7 @@ class H2Protocol(asyncio.Protocol):
         self.registry = registry
         self.loop = asyncio.get_event_loop()
         self.transport: asyncio.Transport | None = None
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        self.conn = RefusingConnection(h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_inbound_headers=True,
             # what goes out is built here (lower-case names, no connection headers) and
             # HPACK frames each field by length, so re-checking it only costs time
@@ -214,6 +214,10 @@ class H2Protocol(asyncio.Protocol):
             s = self.streams.get(event.stream_id)
             if s is not None:
                 s.body.feed_eof()
+        elif isinstance(event, StreamRefused):
+            # a client that keeps opening streams over the limit spends the same budget
+            # as one that keeps resetting them (rapid reset)
+            self._spend("refused")
         elif isinstance(event, h2.events.StreamReset):
             self._spend("reset")
             s = self.streams.get(event.stream_id)

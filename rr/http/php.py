@@ -152,6 +152,34 @@ class PHPHandler:
         return await self.exchange(request, Payload(context=context, body=body, flags=CODEC_JSON))
 
     # -- talking to the pool ---------------------------------------------------------------
+    def pool(self) -> Pool:
+        return self._pool()
+
+    async def exchange_direct(self, transport: asyncio.Transport, payload: Payload,
+                              make_request: Callable[[], web.BaseRequest]
+                              ) -> tuple[web.BaseRequest | None, web.StreamResponse]:
+        """``exchange`` for a protocol that has no aiohttp request yet (rr/http/h1.py).
+
+        A one-frame reply that the fast path takes is written without one; any other
+        reply gets its request from ``make_request`` and goes through ``single`` or
+        ``streamed`` as on the aiohttp path. The request is None when none was made."""
+        request: web.BaseRequest | None = None
+        try:
+            async with self._pool().stream(payload) as frames:
+                first = await frames.__anext__()
+                if not first.stream and self.fast_path:
+                    sent = self.direct(transport, first)
+                    if sent is not None:
+                        return None, sent
+                request = make_request()
+                if not first.stream:
+                    return request, self.single(request, first)
+                return request, await self.streamed(request, first, frames)
+        except _ClientGone as gone:
+            return request, gone.args[0]
+        except PoolError as e:
+            return request, self.pool_error(e)
+
     async def exchange(self, request: web.BaseRequest, payload: Payload) -> web.StreamResponse:
         try:
             async with self._pool().stream(payload) as frames:
@@ -224,20 +252,13 @@ class PHPHandler:
     def single(self, request: web.BaseRequest, p: Payload) -> web.StreamResponse:
         # uploaded temp files must be gone before the client sees the end of the reply
         # (Entry removes them before aiohttp writes): those requests take aiohttp's path
-        fast = self.fast_path and fastreply.eligible(request) and not (
-            self.hooks_possible and has_hooks(request)) and UPLOADED not in state(request)
+        if self.fast_path and fastreply.eligible(request) and not (
+                self.hooks_possible and has_hooks(request)) and UPLOADED not in state(request):
+            sent = self.direct(request.transport, p)
+            if sent is not None:
+                return sent
         body = p.body
         context = p.context
-        if fast:
-            rendered = self._heads.get(context) if not p.flags & CODEC_PROTO else False
-            if rendered is False:
-                rendered = self._render(context, p.flags)
-            if rendered is not None:
-                assert isinstance(rendered, fastreply.Head)
-                ctype = sniff(body) if body and not rendered.has_type else None
-                sent = fastreply.send(request, rendered, body, ctype)
-                if sent is not None:
-                    return sent
         if not context:
             headers = {"Content-Type": sniff(body)} if body else None
             return web.Response(status=200, body=body, headers=headers)
@@ -249,6 +270,20 @@ class PHPHandler:
             return web.Response(status=200)
         return web.Response(status=reply.status, body=body,
                             headers=self._headers(request, reply, body))
+
+    def direct(self, transport: asyncio.Transport | None, p: Payload
+               ) -> web.StreamResponse | None:
+        """The fast reply path for a one-frame reply, once the request side qualified:
+        a ``Sent`` marker, or None when the reply needs aiohttp's response objects."""
+        body = p.body
+        rendered = self._heads.get(p.context) if not p.flags & CODEC_PROTO else False
+        if rendered is False:
+            rendered = self._render(p.context, p.flags)
+        if rendered is None:
+            return None
+        assert isinstance(rendered, fastreply.Head)
+        ctype = sniff(body) if body and not rendered.has_type else None
+        return fastreply.send(transport, rendered, body, ctype)
 
     def _render(self, context: bytes, flags: int) -> fastreply.Head | None:
         """Decode a reply context for the fast path and remember the result."""

@@ -9,7 +9,7 @@ from typing import Any
 from rr.app import App
 from rr.config import Section
 from rr.errors import ConfigError
-from rr.http import tls
+from rr.http import h1, tls
 from rr.http.accesslog import AccessLog
 from rr.http.chain import Handler, Middleware
 from rr.http.entry import Entry
@@ -145,11 +145,12 @@ class HttpPlugin:
         server = Listener(handler, self.limits, self.log, handler_cancellation=False,
                           access_log=None, max_line_size=65536, max_field_size=65536)
         loop = asyncio.get_running_loop()
-        factory: Any = server
+        http1 = h1.factory(server, handler)
+        factory: Any = http1
         if h2_streams:
             options = H2Options(h2_streams, self.handler_cfg.max_request_size)
             tls_on = ssl_context is not None
-            factory = chooser(server, lambda: H2Protocol(
+            factory = chooser(http1, lambda: H2Protocol(
                 handler, self.limits, options, server.rejects, tls_on, self._h2), tls_on,
                 self.limits.read_header_timeout)
         try:

@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http import HttpVersion10, RawRequestMessage
 from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.streams import EMPTY_PAYLOAD
@@ -34,7 +35,38 @@ REFUSED_LINGER = 2.0
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
-class Connection(RequestHandler):
+class WriteDeadline(BaseProtocol):
+    """A client that takes no bytes for ``write_timeout`` is dropped with what was
+    buffered for it; shared by aiohttp's protocol here and rr/http/h1.py."""
+
+    limits: HttpLimits
+    rejects: RateLimitedLog
+    _write_timer: asyncio.TimerHandle | None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self._loop.call_later(self.limits.write_timeout,
+                                                      self._write_timeout)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_timeout(self) -> None:
+        self._write_timer = None
+        transport = self.transport
+        if transport is None:
+            return
+        self.rejects.warning("write-timeout", "client stopped reading: connection dropped",
+                             remote=_peer(self), seconds=self.limits.write_timeout,
+                             buffered=transport.get_write_buffer_size())
+        transport.abort()  # close() would wait for the buffer to drain
+
+
+class Connection(WriteDeadline, RequestHandler):
     def __init__(self, manager: Listener, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self.limits = manager.limits
@@ -113,29 +145,6 @@ class Connection(RequestHandler):
         self.transport.write(_TIMEOUT)
         self.force_close()
 
-    # -- writing: a client that does not read -------------------------------------------
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        if self._write_timer is None:
-            self._write_timer = self._loop.call_later(self.limits.write_timeout,
-                                                      self._write_timeout)
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
-
-    def _write_timeout(self) -> None:
-        self._write_timer = None
-        transport = self.transport
-        if transport is None:
-            return
-        self.rejects.warning("write-timeout", "client stopped reading: connection dropped",
-                             remote=_peer(self), seconds=self.limits.write_timeout,
-                             buffered=transport.get_write_buffer_size())
-        transport.abort()  # close() would wait for the buffer to drain
-
     # -- refused requests ---------------------------------------------------------------
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None,
@@ -158,7 +167,7 @@ def _refused(message: str) -> _ErrInfo:
     return _ErrInfo(status=400, exc=BadHttpMessage(message), message=message)
 
 
-def _peer(handler: RequestHandler) -> str:
+def _peer(handler: BaseProtocol) -> str:
     transport = handler.transport
     peer = transport.get_extra_info("peername") if transport is not None else None
     if isinstance(peer, tuple) and len(peer) >= 2:

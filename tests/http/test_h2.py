@@ -250,6 +250,26 @@ def test_max_concurrent_streams_honoured(serve: ServeFn) -> None:
     c.close()
 
 
+def test_stream_over_the_limit_is_refused_alone(serve: ServeFn) -> None:
+    """RFC 9113 §5.1.2: RST_STREAM(REFUSED_STREAM) for the excess stream, not GOAWAY."""
+    srv = serve("http2:\n  h2c: true\n  max_concurrent_streams: 3\n")
+    c = Client(srv.port)
+    c.pump()  # the server's SETTINGS: 3 streams
+    c.conn.remote_settings.max_concurrent_streams = 100  # a client that ignores them
+    c.conn.remote_settings.acknowledge()
+    held = [c.request("/sleep?ms=300") for _ in range(3)]
+    refused = c.request("/sleep?ms=1")
+    # an excess stream with a body: its DATA frames must not upset the connection
+    with_body = c.request("/ctx", method="POST", body=b"x" * 1000)
+    for r in c.wait(refused, with_body):
+        assert r["reset"] == 7 and not r["headers"]  # REFUSED_STREAM, nothing served
+    assert [status(r) for r in c.wait(*held)] == [200, 200, 200]
+    (again,) = c.wait(c.request("/pid"))  # the same connection still serves
+    assert status(again) == 200
+    assert not any(isinstance(e, h2.events.ConnectionTerminated) for e in c.events)
+    c.close()
+
+
 def _raw(port: int, data: bytes, read_for: float = 10.0) -> bytes:
     s = socket.create_connection(("127.0.0.1", port), timeout=read_for)
     try:
