@@ -1,13 +1,16 @@
 """rr vs nginx + php-fpm on the same PHP scripts, side by side in one run.
 
     python bench/http.py [--workers N] [--duration 10s] [--connections 32] [--only hello,boot]
-                         [--cpus 0]
+                         [--cpus 0] [--processes 1,2]
 
 Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
 req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process and its PHP
 workers spent per request: with ``--cpus`` both servers run under ``taskset -c <cpus>``
 (wrk stays free), which gives the per-core throughput, and the two CPU figures give the
 expected throughput on N cores (docs/scaling.md).
+``--processes 1,2`` runs rr once per value of ``http.processes`` (the same workers split
+over the front processes) beside the one nginx + FPM run; "rr cpu" is then the CPU of
+rr's main process and every front process together.
 The same rr listener has h2c on: `h2load -c<connections> -m8` (nghttp2-client) gives the
 HTTP/2 column beside the two HTTP/1.1 ones.
 The CPU per request is the figure to compare between versions of rr: it drifts far less
@@ -136,10 +139,10 @@ http {{
     return [nginx, fpm], port
 
 
-def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = ""
-             ) -> tuple[list[subprocess.Popen[bytes]], int]:
+def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = "",
+             processes: int = 1) -> tuple[list[subprocess.Popen[bytes]], int]:
     port = free_port()
-    cfg = tmp / f"rr-{script}.yaml"
+    cfg = tmp / f"rr-{script}-{processes}.yaml"
     cfg.write_text(f"""version: "3"
 server:
   command: "php {app / (script + '.php')}"
@@ -150,6 +153,7 @@ logs:
   level: warn
 http:
   address: 127.0.0.1:{port}
+  processes: {processes}
   http2:
     h2c: true
   pool:
@@ -211,14 +215,37 @@ def h2load(url: str, duration: str, connections: int, tmp: Path
     return (rps, lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000), int(m.group(2))
 
 
+def rr_processes(server: psutil.Process) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """(rr's own processes: main and HTTP fronts, the PHP workers under them)."""
+    fronts = [p for p in server.children() if "rr.http.frontchild" in " ".join(p.cmdline())]
+    ours = {p.pid for p in fronts} | {server.pid}
+    return [server, *fronts], [p for p in server.children(recursive=True) if p.pid not in ours]
+
+
 def cpu_per_request(server: psutil.Process, run: Callable[[], tuple[Row, int]]
                     ) -> tuple[Row, float, float]:
-    """The run's row and the CPU µs per request of the rr process and of its workers."""
-    php = server.children(recursive=True)
-    before, php_before = cpu_seconds([server]), cpu_seconds(php)
+    """The run's row and the CPU µs per request of rr's processes and of its workers."""
+    rr, php = rr_processes(server)
+    before, php_before = cpu_seconds(rr), cpu_seconds(php)
     row, done = run()
     per = 1e6 / max(done, 1)
-    return row, (cpu_seconds([server]) - before) * per, (cpu_seconds(php) - php_before) * per
+    return row, (cpu_seconds(rr) - before) * per, (cpu_seconds(php) - php_before) * per
+
+
+def measure_rr(tmp: Path, app: Path, script: str, workers: int, count: int,
+               args: argparse.Namespace) -> tuple[Row, float, float, Row, float]:
+    """One rr run: the wrk row, rr and PHP CPU per request, the h2load row, rr CPU on h2."""
+    procs, port = start_rr(tmp, app, script, workers, args.cpus, count)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        server = psutil.Process(procs[0].pid)
+        rr, cpu_us, php_us = cpu_per_request(server, partial(
+            wrk, url, args.duration, args.connections, count=True))
+        h2, cpu_h2, _ = cpu_per_request(server, partial(
+            h2load, url, args.duration, args.connections, tmp))
+    finally:
+        stop(procs)
+    return rr, cpu_us, php_us, h2, cpu_h2
 
 
 def main() -> int:
@@ -232,8 +259,11 @@ def main() -> int:
     ap.add_argument("--only", default="hello,boot")
     ap.add_argument("--cpus", default="",
                     help="run both servers under taskset -c CPUS (e.g. 0: one core)")
+    ap.add_argument("--processes", default="1",
+                    help="http.processes values to run rr with, e.g. 1,2 (one row each)")
     args = ap.parse_args()
     scripts = [s for s in args.only.split(",") if s]
+    counts = [int(p) for p in args.processes.split(",") if p]
     rows = []
     with tempfile.TemporaryDirectory(prefix="rr-bench-") as d:
         tmp = Path(d)
@@ -247,28 +277,23 @@ def main() -> int:
                              args.connections)
             finally:
                 stop(procs)
-            procs, port = start_rr(tmp, app, s, workers, args.cpus)
-            url = f"http://127.0.0.1:{port}/"
-            try:
-                server = psutil.Process(procs[0].pid)
-                rr, cpu_us, php_us = cpu_per_request(server, partial(
-                    wrk, url, args.duration, args.connections, count=True))
-                h2, cpu_h2, _ = cpu_per_request(server, partial(
-                    h2load, url, args.duration, args.connections, tmp))
-            finally:
-                stop(procs)
-            rows.append((s, workers, fpm, rr, cpu_us, php_us, h2, cpu_h2))
+            for count in counts:
+                rows.append((s, workers, count, fpm,
+                             *measure_rr(tmp, app, s, workers, count, args)))
     cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {cores}")
     print("cpu: CPU time (user+system) per request of the rr process and of its PHP "
           "workers; steadier than req/s on a shared machine")
     print(f"h2: h2load -c{args.connections} -m8 against the same rr listener (h2c)")
-    print(f"{'script':8} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
+    print("procs: http.processes (rr front processes; rr cpu counts all of rr's processes)")
+    print(f"{'script':8} {'workers':>7} {'procs':>5} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
           f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8} {'php cpu':>8} | "
           f"{'ratio':>6} | {'h2 req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8}")
-    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2, cpu_h2 in rows:
-        print(f"{s:8} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
+    for (s, workers, count, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2,
+         cpu_h2) in rows:
+        print(f"{s:8} {workers:>7} {count:>5} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | "
+              f"{r_rps:10.0f} "
               f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us {php_us:6.1f}us | "
               f"{r_rps / f_rps:5.2f}x | "
               f"{h2[0]:10.0f} {h2[1]:7.2f}ms {h2[2]:7.2f}ms {cpu_h2:6.1f}us")

@@ -16,8 +16,8 @@ from rr.metrics.collectors import PipelineDepthCollector, PoolCollector
 from rr.metrics.exposition import CONTENT_TYPE, render
 from rr.metrics.listen import split_address
 from rr.metrics.rpc import MetricsService
+from rr.metrics.samples import refresh
 from rr.metrics.user import TYPES, Spec, UserCollectors
-from rr.plugin import RemoteWorkers
 from rr.webserver import serve
 
 DEFAULT_ADDRESS = "127.0.0.1:2112"
@@ -59,12 +59,7 @@ class MetricsPlugin:
         self._runner: web.AppRunner | None = None
 
     async def _scrape(self, request: web.Request) -> web.Response:
-        for plugin in list(self.app.plugins.values()):
-            if isinstance(plugin, RemoteWorkers):  # series held by other processes
-                try:
-                    await plugin.before_scrape()
-                except Exception as e:  # noqa: BLE001 - the rest of the scrape still serves
-                    self.log.error("metrics of plugin %s: %s", plugin.name, e)
+        await refresh(self.app, self.log)  # series held by other processes
         body = render(self.app.metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

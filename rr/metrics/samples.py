@@ -9,12 +9,18 @@ front); a gauge that is a point in time shared by all (uptime) takes the largest
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+from rr.plugin import RemoteWorkers
+
+if TYPE_CHECKING:
+    from rr.app import App
 
 #: gauges that every process has the same meaning for: the merge keeps the largest
 MAX_GAUGES = frozenset({"rr_http_uptime_seconds"})
@@ -74,3 +80,15 @@ class MergedCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from merge(self._sources)
+
+
+async def refresh(app: App, log: logging.Logger) -> None:
+    """Fetch what other processes hold (plugins with RemoteWorkers) into the registry's
+    collectors; called right before a render, since collectors cannot await. A process
+    that does not answer is logged and the rest of the render still serves."""
+    for plugin in list(app.plugins.values()):
+        if isinstance(plugin, RemoteWorkers):
+            try:
+                await plugin.before_scrape()
+            except Exception as e:  # noqa: BLE001 - see above
+                log.error("metrics of plugin %s: %s", plugin.name, e)
