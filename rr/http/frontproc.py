@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import rr
 from rr.http.frontctl import Client, FrontGone
 
 #: the first restart waits this long; doubling up to MAX_BACKOFF while restarts fail fast
@@ -25,6 +27,12 @@ MAX_BACKOFF = 5.0
 #: a front that served this long before dying restarts with the first backoff again
 STABLE_AFTER = 10.0
 START_TIMEOUT = 120.0
+#: the front runs the very rr package this process runs (found from its path, not from the
+#: environment: rr may have changed directory, and the workers' environment stays as is);
+#: "rr.http.frontchild" in argv names the process in ps
+BOOT = (f"import sys; sys.argv.pop(1); sys.path.insert(0, "
+        f"{str(Path(rr.__file__).resolve().parent.parent)!r}); "
+        "from rr.http.frontchild import run; raise SystemExit(run())")
 
 
 class FrontProcess:
@@ -54,7 +62,7 @@ class FrontProcess:
         fds = [fd for group in self.listeners.values() for fd in group]
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "rr.http.frontchild", str(theirs.fileno()),
+                sys.executable, "-c", BOOT, "rr.http.frontchild", str(theirs.fileno()),
                 stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(), *fds))
         finally:
             theirs.close()
