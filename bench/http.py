@@ -162,6 +162,12 @@ http:
     proc = subprocess.Popen([*pinned(cpus), sys.executable, "-m", "rr", "serve", "-c", str(cfg)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
+    # every front's workers (the port opens with the first front)
+    deadline = time.monotonic() + 60
+    while len(rr_processes(psutil.Process(proc.pid))[1]) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rr did not start {workers} workers")
+        time.sleep(0.1)
     time.sleep(1.0)  # let every worker finish booting
     return [proc], port
 

@@ -85,7 +85,9 @@ def addresses(cfg: Section) -> dict[str, tuple[str | None, int]]:
 def bind(host: str | None, port: int) -> list[socket.socket]:
     """Listening sockets for ``host:port`` as asyncio's create_server would open them
     (every address the host resolves to; all interfaces when host is empty), inheritable
-    so that the front processes accept from the same queue."""
+    so that the front processes accept from the same queue. Bound but not listening: the
+    first front to serve starts listening (asyncio does on a given socket), so that, as
+    with one process, the port refuses connections until a worker pool is up."""
     infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
                                flags=socket.AI_PASSIVE)
     socks: list[socket.socket] = []
@@ -97,7 +99,6 @@ def bind(host: str | None, port: int) -> list[socket.socket]:
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(addr)
-            sock.listen(1024)
             sock.setblocking(False)
             sock.set_inheritable(True)
     except OSError as e:
