@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
@@ -238,6 +239,14 @@ def cpu_per_request(server: psutil.Process, run: Callable[[], tuple[Row, int]]
     return row, (cpu_seconds(rr) - before) * per, (cpu_seconds(php) - php_before) * per
 
 
+T = TypeVar("T")
+
+
+def median_by(items: list[T], key: Callable[[T], float]) -> T:
+    """The item with the median key (the lower middle one for an even count)."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
 def measure_rr(tmp: Path, app: Path, script: str, workers: int, count: int,
                args: argparse.Namespace) -> tuple[Row, float, float, Row, float]:
     """One rr run: the wrk row, rr and PHP CPU per request, the h2load row, rr CPU on h2."""
@@ -267,6 +276,9 @@ def main() -> int:
                     help="run both servers under taskset -c CPUS (e.g. 0: one core)")
     ap.add_argument("--processes", default="1",
                     help="http.processes values to run rr with, e.g. 1,2 (one row each)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat fpm and every rr run this many times, interleaved; print "
+                         "the round with the median req/s of each (a shared machine drifts)")
     args = ap.parse_args()
     scripts = [s for s in args.only.split(",") if s]
     counts = [int(p) for p in args.processes.split(",") if p]
@@ -277,18 +289,26 @@ def main() -> int:
         generate(app)
         for s in scripts:
             workers = args.boot_workers if s == "boot" else args.workers
-            procs, fpm_port = start_fpm(tmp, app, workers, args.cpus)
-            try:
-                fpm, _ = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
-                             args.connections)
-            finally:
-                stop(procs)
+            fpms: list[Row] = []
+            runs: dict[int, list[tuple[Row, float, float, Row, float]]] = {c: [] for c in counts}
+            for _ in range(args.rounds):
+                procs, fpm_port = start_fpm(tmp, app, workers, args.cpus)
+                try:
+                    fpms.append(wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
+                                    args.connections)[0])
+                finally:
+                    stop(procs)
+                for count in counts:
+                    runs[count].append(measure_rr(tmp, app, s, workers, count, args))
+            fpm = median_by(fpms, lambda r: r[0])
             for count in counts:
                 rows.append((s, workers, count, fpm,
-                             *measure_rr(tmp, app, s, workers, count, args)))
+                             *median_by(runs[count], lambda r: r[0][0])))
     cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {cores}")
+    if args.rounds > 1:
+        print(f"each row: the median-req/s round of {args.rounds} interleaved rounds")
     print("cpu: CPU time (user+system) per request of the rr process and of its PHP "
           "workers; steadier than req/s on a shared machine")
     print(f"h2: h2load -c{args.connections} -m8 against the same rr listener (h2c)")

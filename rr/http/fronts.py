@@ -37,7 +37,13 @@ class FrontsPlugin:
         cfg = app.config.section("http")
         self.count = frontconfig.processes(cfg)
         frontconfig.check_shares(cfg, self.count)
-        HttpPlugin(App(app.config))  # the same config errors as one process, at the same time
+        # the same config errors as one process, at the same time; its warnings are the
+        # fronts' to give (each front builds the plugin again)
+        was, self.log.disabled = self.log.disabled, True
+        try:
+            HttpPlugin(App(app.config))
+        finally:
+            self.log.disabled = was
         self.addresses = frontconfig.addresses(cfg)
         self._sockets: list[socket.socket] = []
         self.fronts: list[FrontProcess] = []
