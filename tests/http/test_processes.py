@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 import pytest
 
-from rr.config import Section
+from rr.config import Config, Section
 from rr.errors import ConfigError
-from rr.http.frontconfig import processes, share
+from rr.http.frontconfig import front_config, processes, share
 from rr.metrics.samples import merge
 from tests.helpers import RRProcess, free_port, php_worker, rpc, run_cli, wait_for
 from tests.http.conftest import ServeFn, Server
@@ -79,6 +79,21 @@ def test_processes_default_and_shares() -> None:
     assert processes(Section({"processes": "3"}, "http")) == 3
     assert [share(5, 2, i) for i in range(2)] == [3, 2]
     assert [share(4, 3, i) for i in range(3)] == [2, 1, 1]
+
+
+def test_front_config_splits_workers_and_dynamic_allocator() -> None:
+    cfg = Config({"http": {"processes": 2, "pool": {
+        "num_workers": 5, "max_jobs": 7, "dynamic_allocator": {"max_workers": 3}}}})
+    fronts = [front_config(cfg, 2, i)["http"] for i in range(2)]
+    assert [f["processes"] for f in fronts] == [1, 1]
+    assert [f["pool"]["num_workers"] for f in fronts] == [3, 2]
+    assert [f["pool"]["dynamic_allocator"]["max_workers"] for f in fronts] == [2, 1]
+    assert [f["pool"]["max_jobs"] for f in fronts] == [7, 7]
+    one_extra = Config({"http": {"pool": {"num_workers": 2,
+                                          "dynamic_allocator": {"max_workers": 1}}}})
+    second = front_config(one_extra, 2, 1)["http"]["pool"]
+    assert "dynamic_allocator" not in second and second["num_workers"] == 1
+    assert cfg.raw("http.pool.num_workers") == 5  # the main config is left as it was
 
 
 def test_merge_sums_counters_and_histograms_keeps_the_largest_uptime() -> None:
