@@ -2,12 +2,16 @@
 
     python bench/http.py [--workers N] [--duration 10s] [--connections 32]
                          [--only hello,psr7,boot] [--cpus 0] [--h1 own,aiohttp]
+                         [--processes 1,2] [--rounds 3]
 
 Runs `wrk -t2 -c<connections> -d<duration> --latency` against each server and prints
 req/s, p50 and p99 with the rr/fpm ratio, and the CPU time the rr process and its PHP
 workers spent per request: with ``--cpus`` both servers run under ``taskset -c <cpus>``
 (wrk stays free), which gives the per-core throughput, and the two CPU figures give the
 expected throughput on N cores (docs/scaling.md).
+``--processes 1,2`` runs rr once per value of ``http.processes`` (the same workers split
+over the front processes) beside the one nginx + FPM run; "rr cpu" is then the CPU of
+rr's main process and every front process together.
 The same rr listener has h2c on: `h2load -c<connections> -m8` (nghttp2-client) gives the
 HTTP/2 column beside the two HTTP/1.1 ones.
 ``psr7`` answers like ``hello`` through what PSR7Worker does per request (an immutable
@@ -33,6 +37,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
@@ -141,9 +146,9 @@ http {{
 
 
 def start_rr(tmp: Path, app: Path, script: str, workers: int, cpus: str = "",
-             h1: str = "own") -> tuple[list[subprocess.Popen[bytes]], int]:
+             processes: int = 1, h1: str = "own") -> tuple[list[subprocess.Popen[bytes]], int]:
     port = free_port()
-    cfg = tmp / f"rr-{script}.yaml"
+    cfg = tmp / f"rr-{script}-{processes}-{h1}.yaml"
     cfg.write_text(f"""version: "3"
 server:
   command: "php {app / (script + '.php')}"
@@ -154,6 +159,7 @@ logs:
   level: warn
 http:
   address: 127.0.0.1:{port}
+  processes: {processes}
   http2:
     h2c: true
   pool:
@@ -164,6 +170,12 @@ http:
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
     wait_port(port)
+    # every front's workers (the port opens with the first front)
+    deadline = time.monotonic() + 60
+    while len(rr_processes(psutil.Process(proc.pid))[1]) < workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rr did not start {workers} workers")
+        time.sleep(0.1)
     time.sleep(1.0)  # let every worker finish booting
     return [proc], port
 
@@ -217,14 +229,45 @@ def h2load(url: str, duration: str, connections: int, tmp: Path
     return (rps, lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000), int(m.group(2))
 
 
+def rr_processes(server: psutil.Process) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """(rr's own processes: main and HTTP fronts, the PHP workers under them)."""
+    fronts = [p for p in server.children() if "rr.http.frontchild" in " ".join(p.cmdline())]
+    ours = {p.pid for p in fronts} | {server.pid}
+    return [server, *fronts], [p for p in server.children(recursive=True) if p.pid not in ours]
+
+
 def cpu_per_request(server: psutil.Process, run: Callable[[], tuple[Row, int]]
                     ) -> tuple[Row, float, float]:
-    """The run's row and the CPU µs per request of the rr process and of its workers."""
-    php = server.children(recursive=True)
-    before, php_before = cpu_seconds([server]), cpu_seconds(php)
+    """The run's row and the CPU µs per request of rr's processes and of its workers."""
+    rr, php = rr_processes(server)
+    before, php_before = cpu_seconds(rr), cpu_seconds(php)
     row, done = run()
     per = 1e6 / max(done, 1)
-    return row, (cpu_seconds([server]) - before) * per, (cpu_seconds(php) - php_before) * per
+    return row, (cpu_seconds(rr) - before) * per, (cpu_seconds(php) - php_before) * per
+
+
+T = TypeVar("T")
+
+
+def median_by(items: list[T], key: Callable[[T], float]) -> T:
+    """The item with the median key (the lower middle one for an even count)."""
+    return sorted(items, key=key)[(len(items) - 1) // 2]
+
+
+def measure_rr(tmp: Path, app: Path, script: str, workers: int, count: int, h1: str,
+               args: argparse.Namespace) -> tuple[Row, float, float, Row, float]:
+    """One rr run: the wrk row, rr and PHP CPU per request, the h2load row, rr CPU on h2."""
+    procs, port = start_rr(tmp, app, script, workers, args.cpus, count, h1)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        server = psutil.Process(procs[0].pid)
+        rr, cpu_us, php_us = cpu_per_request(server, partial(
+            wrk, url, args.duration, args.connections, count=True))
+        h2, cpu_h2, _ = cpu_per_request(server, partial(
+            h2load, url, args.duration, args.connections, tmp))
+    finally:
+        stop(procs)
+    return rr, cpu_us, php_us, h2, cpu_h2
 
 
 def main() -> int:
@@ -240,8 +283,14 @@ def main() -> int:
                     help="rr's HTTP/1.1 protocols to run: own (rr/http/h1.py), aiohttp")
     ap.add_argument("--cpus", default="",
                     help="run both servers under taskset -c CPUS (e.g. 0: one core)")
+    ap.add_argument("--processes", default="1",
+                    help="http.processes values to run rr with, e.g. 1,2 (one row each)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat fpm and every rr run this many times, interleaved; print "
+                         "the round with the median req/s of each (a shared machine drifts)")
     args = ap.parse_args()
     scripts = [s for s in args.only.split(",") if s]
+    counts = [int(p) for p in args.processes.split(",") if p]
     rows = []
     with tempfile.TemporaryDirectory(prefix="rr-bench-") as d:
         tmp = Path(d)
@@ -249,37 +298,41 @@ def main() -> int:
         generate(app)
         for s in scripts:
             workers = args.boot_workers if s == "boot" else args.workers
-            procs, fpm_port = start_fpm(tmp, app, workers, args.cpus)
-            try:
-                fpm, _ = wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
-                             args.connections)
-            finally:
-                stop(procs)
-            for h1 in [p for p in args.h1.split(",") if p]:
-                procs, port = start_rr(tmp, app, s, workers, args.cpus, h1)
-                url = f"http://127.0.0.1:{port}/"
+            fpms: list[Row] = []
+            variants = [(h1, count) for h1 in [p for p in args.h1.split(",") if p]
+                        for count in counts]
+            runs: dict[tuple[str, int], list[tuple[Row, float, float, Row, float]]] = {
+                v: [] for v in variants}
+            for _ in range(args.rounds):
+                procs, fpm_port = start_fpm(tmp, app, workers, args.cpus)
                 try:
-                    server = psutil.Process(procs[0].pid)
-                    rr, cpu_us, php_us = cpu_per_request(server, partial(
-                        wrk, url, args.duration, args.connections, count=True))
-                    h2, cpu_h2, _ = cpu_per_request(server, partial(
-                        h2load, url, args.duration, args.connections, tmp))
+                    fpms.append(wrk(f"http://127.0.0.1:{fpm_port}/{s}", args.duration,
+                                    args.connections)[0])
                 finally:
                     stop(procs)
-                rows.append((s if h1 == "own" else f"{s}/aio", workers, fpm, rr, cpu_us,
-                             php_us, h2, cpu_h2))
+                for h1, count in variants:
+                    runs[(h1, count)].append(measure_rr(tmp, app, s, workers, count, h1, args))
+            fpm = median_by(fpms, lambda r: r[0])
+            for h1, count in variants:
+                rows.append((s if h1 == "own" else f"{s}/aio", workers, count, fpm,
+                             *median_by(runs[(h1, count)], lambda r: r[0][0])))
     cores = f"taskset -c {args.cpus}" if args.cpus else f"{os.cpu_count()} cores"
     print(f"wrk -t2 -c{args.connections} -d{args.duration} --latency; the same number of PHP "
           f"workers for rr and php-fpm (pm=static) per script; {cores}")
+    if args.rounds > 1:
+        print(f"each row: the median-req/s round of {args.rounds} interleaved rounds")
     print("cpu: CPU time (user+system) per request of the rr process and of its PHP "
           "workers; steadier than req/s on a shared machine")
     print(f"h2: h2load -c{args.connections} -m8 against the same rr listener (h2c)")
     print("<script>/aio: rr with aiohttp's HTTP/1.1 protocol (RR_HTTP1_PROTOCOL=aiohttp)")
-    print(f"{'script':10} {'workers':>7} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
+    print("procs: http.processes (rr front processes; rr cpu counts all of rr's processes)")
+    print(f"{'script':10} {'workers':>7} {'procs':>5} {'fpm req/s':>10} {'p50':>8} {'p99':>8} | "
           f"{'rr req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8} {'php cpu':>8} | "
           f"{'ratio':>6} | {'h2 req/s':>10} {'p50':>8} {'p99':>8} {'rr cpu':>8}")
-    for s, workers, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2, cpu_h2 in rows:
-        print(f"{s:10} {workers:>7} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | {r_rps:10.0f} "
+    for (s, workers, count, (f_rps, f50, f99), (r_rps, r50, r99), cpu_us, php_us, h2,
+         cpu_h2) in rows:
+        print(f"{s:10} {workers:>7} {count:>5} {f_rps:10.0f} {f50:7.2f}ms {f99:7.2f}ms | "
+              f"{r_rps:10.0f} "
               f"{r50:7.2f}ms {r99:7.2f}ms {cpu_us:6.1f}us {php_us:6.1f}us | "
               f"{r_rps / f_rps:5.2f}x | "
               f"{h2[0]:10.0f} {h2[1]:7.2f}ms {h2[2]:7.2f}ms {cpu_h2:6.1f}us")

@@ -76,3 +76,22 @@ class JobsInformer(Protocol):
     name: str
 
     async def jobs_states(self) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class RemoteWorkers(Protocol):
+    """A plugin whose workers live in other processes (``http.processes`` > 1): informer
+    asks it at call time, and ``/metrics`` reads the snapshot ``before_scrape`` took just
+    before the scrape renders (collectors cannot await)."""
+
+    name: str
+
+    async def remote_workers(self) -> list[dict[str, Any]]: ...
+
+    async def add_worker(self) -> None: ...
+
+    async def remove_worker(self) -> None: ...
+
+    async def before_scrape(self) -> None: ...
+
+    def scraped_workers(self) -> list[dict[str, Any]]: ...

@@ -21,6 +21,7 @@ from rr.dashboard import sources
 from rr.dashboard.api import API
 from rr.dashboard.config import DashboardConfig
 from rr.dashboard.history import History, Reading, read
+from rr.metrics.samples import refresh
 from rr.webserver import serve
 
 
@@ -75,6 +76,7 @@ class DashboardPlugin:
         failed = ""
         while True:
             try:
+                await refresh(self.app, self.log)  # http.processes: the fronts' series
                 if self.api.streams:
                     body = json.dumps(await self.snapshot(), default=str).encode()
                     async with self._fresh:

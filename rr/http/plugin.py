@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import socket
+from typing import TYPE_CHECKING, Any
 
 from rr.app import App
 from rr.config import Section
@@ -23,6 +24,9 @@ from rr.http.protocol import Listener
 from rr.http.uploads import UploadsConfig
 from rr.metrics.http import HttpMetrics
 from rr.pool.pool import Pool
+
+if TYPE_CHECKING:
+    from rr.http.fronts import FrontsPlugin
 
 NO_METHOD = ("unable to run http service, no method has been specified "
              "(http, https, http/2 or FastCGI)")
@@ -64,6 +68,9 @@ class HttpPlugin:
         # 0 -> 128; the HTTPS side keeps Go's 250 unless h2c is on (spec/grpc.md §11)
         self.max_streams = cfg.integer("http2.max_concurrent_streams", 128) or 128
         self._h2: set[H2Protocol] = set()
+        #: listening sockets opened by rr for a front process (``http.processes`` > 1), by
+        #: kind ("http", "https"); a kind found here is served on them instead of bound
+        self.inherited: dict[str, list[socket.socket]] = {}
         if cfg.has("http3"):
             self.log.warning("http.http3: HTTP/3 (QUIC) is not served; "
                              "the http3 keys are ignored")
@@ -125,7 +132,7 @@ class HttpPlugin:
             ssl_address = ssl_cfg.string("address", "127.0.0.1:443") or "127.0.0.1:443"
             host, port = tls.split_address(ssl_address, "http.ssl.address")
             await self._listen(self._chain("https"), host, port, self.ssl_context,
-                               self.max_streams if self.h2c else 250)
+                               self.max_streams if self.h2c else 250, "https")
             self.log.debug("https server started", extra={"fields": {"address": ssl_address}})
         if self.address:
             host, port = tls.split_address(self.address, "http.address")
@@ -136,11 +143,11 @@ class HttpPlugin:
                     "http.ssl.address")
                 handler = Entry(tls.redirector(ssl_port), self.access, self.log)
             await self._listen(handler, host, port, None,
-                               self.max_streams if self.h2c else 0)
+                               self.max_streams if self.h2c else 0, "http")
             self.log.debug("http server started", extra={"fields": {"address": self.address}})
 
     async def _listen(self, handler: Handler, host: str | None, port: int,
-                      ssl_context: Any, h2_streams: int) -> None:
+                      ssl_context: Any, h2_streams: int, kind: str) -> None:
         """``h2_streams`` > 0: HTTP/2 is served next to HTTP/1.1 (ALPN or h2c)."""
         server = Listener(handler, self.limits, self.log, handler_cancellation=False,
                           access_log=None, max_line_size=65536, max_field_size=65536)
@@ -153,6 +160,11 @@ class HttpPlugin:
             factory = chooser(http1, lambda: H2Protocol(
                 handler, self.limits, options, server.rejects, tls_on, self._h2), tls_on,
                 self.limits.read_header_timeout)
+        for sock in self.inherited.get(kind, []):
+            srv = await loop.create_server(factory, sock=sock, ssl=ssl_context, backlog=1024)
+            self._servers.append((server, srv))
+        if kind in self.inherited:
+            return
         try:
             srv = await loop.create_server(factory, host, port, ssl=ssl_context,
                                            reuse_address=True, backlog=1024)
@@ -167,7 +179,8 @@ class HttpPlugin:
         grace = max(0.1, deadline - loop.time())
         for _, srv in self._servers:
             srv.close()
-        await asyncio.gather(*(server.shutdown(grace) for server, _ in self._servers),
+        listeners = {id(server): server for server, _ in self._servers}.values()
+        await asyncio.gather(*(server.shutdown(grace) for server in listeners),
                              *(conn.shutdown(grace) for conn in list(self._h2)),
                              return_exceptions=True)
         self._servers.clear()
@@ -183,7 +196,13 @@ class HttpPlugin:
         return 200 if self._pool.ready() else 503
 
 
-def create(app: App) -> HttpPlugin | None:
+def create(app: App) -> HttpPlugin | FrontsPlugin | None:
     if not app.config.has("http"):
         return None
+    from rr.http.frontconfig import processes
+
+    if processes(app.config.section("http")) > 1:
+        from rr.http.fronts import FrontsPlugin
+
+        return FrontsPlugin(app)
     return HttpPlugin(app)

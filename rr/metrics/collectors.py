@@ -16,10 +16,13 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from rr.app import App
+from rr.plugin import RemoteWorkers
 
 
 def worker_dicts(plugin: Any) -> list[dict[str, Any]] | None:
     """The informer view of a plugin's workers, or None when it has no pool."""
+    if isinstance(plugin, RemoteWorkers):
+        return plugin.scraped_workers()
     pool = getattr(plugin, "pool", None)
     if pool is None:
         return None

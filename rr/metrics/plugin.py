@@ -16,6 +16,7 @@ from rr.metrics.collectors import PipelineDepthCollector, PoolCollector
 from rr.metrics.exposition import CONTENT_TYPE, render
 from rr.metrics.listen import split_address
 from rr.metrics.rpc import MetricsService
+from rr.metrics.samples import refresh
 from rr.metrics.user import TYPES, Spec, UserCollectors
 from rr.webserver import serve
 
@@ -58,6 +59,7 @@ class MetricsPlugin:
         self._runner: web.AppRunner | None = None
 
     async def _scrape(self, request: web.Request) -> web.Response:
+        await refresh(self.app, self.log)  # series held by other processes
         body = render(self.app.metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

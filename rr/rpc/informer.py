@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rr.plugin import WorkersInformer
+from rr.plugin import RemoteWorkers, WorkersInformer
 from rr.rpc.registry import Registry, RPCError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Informer:
 
     def names(self) -> list[str]:
         return [name for name, p in self.app.plugins.items()
-                if pool_of(p) is not None or isinstance(p, WorkersInformer)]
+                if pool_of(p) is not None or isinstance(p, (WorkersInformer, RemoteWorkers))]
 
     async def list_plugins(self, _arg: Any) -> list[str]:
         return self.names()
@@ -58,6 +58,8 @@ class Informer:
     async def workers(self, arg: Any) -> dict[str, Any]:
         # PHP's WorkerPool::getWorkers() array_maps over "workers": [] never null
         plugin = self.app.plugins.get(plugin_name(arg))
+        if isinstance(plugin, RemoteWorkers):
+            return {"workers": await plugin.remote_workers()}
         if isinstance(plugin, WorkersInformer):
             return {"workers": plugin.workers_states()}
         pool = pool_of(plugin)
@@ -72,10 +74,18 @@ class Informer:
         return pool
 
     async def add_worker(self, arg: Any) -> bool:
+        plugin = self.app.plugins.get(plugin_name(arg))
+        if isinstance(plugin, RemoteWorkers):
+            await plugin.add_worker()
+            return False
         await self._managed_pool(plugin_name(arg)).add_worker()
         return False  # RoadRunner's reply value; meaningless
 
     async def remove_worker(self, arg: Any) -> bool:
+        plugin = self.app.plugins.get(plugin_name(arg))
+        if isinstance(plugin, RemoteWorkers):  # each process keeps its last worker
+            await plugin.remove_worker()
+            return False
         pool = self._managed_pool(plugin_name(arg))
         if len(pool.workers()) > 1:  # the last worker is kept, silently
             await pool.remove_worker()

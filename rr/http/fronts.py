@@ -1,0 +1,156 @@
+"""The http plugin with ``http.processes`` > 1: rr keeps the listening sockets and every
+other plugin, and serves HTTP from P front processes that share those sockets.
+
+rr stays the one place of truth: ``rr workers``/informer list the workers of every
+front, ``rr reset`` resets them all, ``/health`` and ``/ready`` ask them all, and
+``/metrics`` shows the sum of their http series next to rr's own. Each call goes to the
+fronts at the moment it is made (no cached state that could disagree with them).
+Jobs, cron, KV, RPC, metrics and status stay in rr's process: per operation they cost
+far less than an HTTP request does in the front (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from functools import partial
+from typing import Any
+
+from rr.app import App
+from rr.errors import ConfigError
+from rr.http import frontconfig
+from rr.http.frontctl import FrontGone
+from rr.http.frontproc import FrontProcess
+from rr.metrics.samples import Family, MergedCollector
+
+CALL_TIMEOUT = 30.0
+
+
+class FrontsPlugin:
+    name = "http"
+
+    def __init__(self, app: App) -> None:
+        from rr.http.plugin import HttpPlugin
+
+        self.app = app
+        self.log = app.logger("http")
+        cfg = app.config.section("http")
+        self.count = frontconfig.processes(cfg)
+        frontconfig.check_shares(cfg, self.count)
+        # the same config errors as one process, at the same time; its warnings are the
+        # fronts' to give (each front builds the plugin again)
+        was, self.log.disabled = self.log.disabled, True
+        try:
+            HttpPlugin(App(app.config))
+        finally:
+            self.log.disabled = was
+        self.addresses = frontconfig.addresses(cfg)
+        self._sockets: list[socket.socket] = []
+        self.fronts: list[FrontProcess] = []
+        self._scraped: list[dict[str, Any]] = []
+        self.collector = MergedCollector()
+        app.metrics.register(self.collector)
+
+    # lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        listeners: dict[str, list[int]] = {}
+        for kind, (host, port) in self.addresses.items():
+            socks = frontconfig.bind(host, port)
+            self._sockets.extend(socks)
+            listeners[kind] = [s.fileno() for s in socks]
+        self.fronts = [FrontProcess(i, partial(self._front_config, i), listeners, self.log)
+                       for i in range(self.count)]
+        results = await asyncio.gather(*(f.start() for f in self.fronts),
+                                       return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            await self.stop()
+            raise failed[0]
+        for f in self.fronts:
+            f.supervise()
+        self.log.debug("http front processes started",
+                       extra={"fields": {"processes": self.count,
+                                         "pids": [f.pid for f in self.fronts]}})
+
+    def _front_config(self, index: int) -> dict[str, Any]:
+        config = self.app.config
+        return {"config": frontconfig.front_config(config, self.count, index),
+                "file": str(config.file) if config.file else None,
+                "workdir": str(config.workdir)}
+
+    async def stop(self) -> None:
+        """Every front drains against the one stop deadline, all at the same time."""
+        loop = asyncio.get_running_loop()
+        deadline = self.app.stop_deadline or loop.time() + self.app.grace_period()
+        grace = max(0.1, deadline - loop.time())
+        await asyncio.gather(*(f.stop(grace) for f in self.fronts), return_exceptions=True)
+        for s in self._sockets:
+            s.close()
+        self._sockets.clear()
+
+    # one place of truth ------------------------------------------------------------------
+    async def _each(self, op: str, timeout: float | None = CALL_TIMEOUT) -> list[Any]:
+        """``op`` on every serving front; a front that is gone (being replaced) is left
+        out, as its workers are."""
+        serving = [f for f in self.fronts if f.serving()]
+        results = await asyncio.gather(*(f.call(op, timeout=timeout) for f in serving),
+                                       return_exceptions=True)
+        out = []
+        for r in results:
+            if isinstance(r, FrontGone):
+                continue
+            if isinstance(r, BaseException):
+                raise r
+            out.append(r)
+        return out
+
+    async def remote_workers(self) -> list[dict[str, Any]]:
+        return [w for part in await self._each("workers") for w in part]
+
+    async def reset(self) -> None:
+        """Every front resets its share at the same time (each a rolling restart)."""
+        await self._each("reset", timeout=None)
+        self.log.info("http workers reset", extra={"fields": {"processes": self.count}})
+
+    async def add_worker(self) -> None:
+        counts = await self._counts()
+        if not counts:
+            raise ConfigError("http: no front process is serving")
+        await min(counts, key=lambda fc: fc[1])[0].call("add_worker", timeout=CALL_TIMEOUT)
+
+    async def remove_worker(self) -> None:
+        """From the front with the most workers; every front keeps one."""
+        counts = await self._counts()
+        if counts:
+            front, n = max(counts, key=lambda fc: fc[1])
+            if n > 1:
+                await front.call("remove_worker", timeout=CALL_TIMEOUT)
+
+    async def _counts(self) -> list[tuple[FrontProcess, int]]:
+        serving = [f for f in self.fronts if f.serving()]
+        parts = await asyncio.gather(*(f.call("workers", timeout=CALL_TIMEOUT)
+                                       for f in serving), return_exceptions=True)
+        return [(f, len(p)) for f, p in zip(serving, parts, strict=True)
+                if not isinstance(p, BaseException)]
+
+    async def health(self) -> int:
+        """200 while any front serves with a live worker: the shared socket sends new
+        connections only to fronts that accept."""
+        codes = await self._each("health")
+        return 200 if any(c == 200 for c in codes) else 503
+
+    async def ready(self) -> int:
+        """200 when every front is up and has a ready worker."""
+        if not all(f.serving() for f in self.fronts):
+            return 503
+        codes = await self._each("ready")
+        return 200 if len(codes) == self.count and all(c == 200 for c in codes) else 503
+
+    async def before_scrape(self) -> None:
+        parts = await self._each("scrape")
+        self._scraped = [w for p in parts for w in p["workers"]]
+        sources: list[list[Family]] = [p["families"] for p in parts]
+        self.collector.update(sources)
+
+    def scraped_workers(self) -> list[dict[str, Any]]:
+        return list(self._scraped)
