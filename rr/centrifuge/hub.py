@@ -8,7 +8,6 @@ instances see it, as Centrifugo's Redis engine does.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import deque
@@ -16,12 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rr.centrifuge.codec import Codec
+
 
 class Client(Protocol):
     """What the hub needs from a connection (rr.centrifuge.ws.Connection)."""
 
     client_id: str
     user: str
+    codec: Codec
 
     def push(self, channel: str, kind: str, body: dict[str, Any]) -> None: ...
     def send_raw(self, data: bytes) -> None: ...
@@ -56,7 +58,6 @@ def info_json(m: Member) -> dict[str, Any]:
     return out
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 Relay = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -118,10 +119,7 @@ class Hub:
                 s.pubs.popleft()
         members = self.channels.get(channel)
         if members:
-            # encoded once for every subscriber: the fan-out's hot path
-            frame = _dumps({"push": {"channel": channel, "pub": pub}}).encode()
-            for m in list(members.values()):
-                m.client.send_raw(frame)
+            fan_out(members.values(), {"push": {"channel": channel, "pub": pub}})
         return offset, epoch
 
     def _stream(self, channel: str) -> Stream:
@@ -185,6 +183,13 @@ class Hub:
                 m.client.server_unsubscribe(channel, 2000, "server unsubscribe")
 
 
-def raw_json(data: bytes) -> Any:
-    """Bytes that must be JSON (spec §B.3); raises ValueError otherwise."""
-    return json.loads(data) if data else None
+def fan_out(members: Any, msg: dict[str, Any]) -> None:
+    """One message to many members, encoded once per framing (the hot path)."""
+    frames: dict[str, bytes] = {}
+    for m in list(members):
+        codec = m.client.codec
+        frame = frames.get(codec.name)
+        if frame is None:
+            frame = frames[codec.name] = codec.encode(msg)
+        m.client.send_raw(frame)
+

@@ -1,6 +1,7 @@
-"""One client connection of the built-in endpoint: Centrifugo client protocol v2 with
-JSON framing (spec §B.2–B.8); every event PHP must see goes through the proxy requests
-of §B.9, so the same PHP handlers serve rr's endpoint and a real Centrifugo.
+"""One client connection of the built-in endpoint: Centrifugo client protocol v2 in JSON
+or protobuf framing (spec §B.2–B.8, rr.centrifuge.codec); every event PHP must see goes
+through the proxy requests of §B.9, so the same PHP handlers serve rr's endpoint and a
+real Centrifugo.
 
 Writes go through a bounded queue drained by one task: a client that reads slower than
 it is sent to is disconnected with 3008 instead of growing rr's memory.
@@ -9,7 +10,6 @@ it is sent to is disconnected with 3008 instead of growing rr's memory.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import uuid
@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from rr.centrifuge import codes
+from rr.centrifuge.codec import JSON, BadFrame, Codec
 from rr.centrifuge.config import WebSocketConfig
-from rr.centrifuge.hub import Hub, Member, raw_json
+from rr.centrifuge.hub import Hub, Member
 from rr.centrifuge.proto import proxy_pb2
 from rr.centrifuge.proxy import call_worker
 from rr.pool.pool import Pool
@@ -27,7 +28,6 @@ from rr.pool.pool import Pool
 pb: Any = proxy_pb2
 MAX_CHANNELS = 128
 _ENDS = frozenset({WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Closed(Exception):
@@ -41,8 +41,9 @@ class Closed(Exception):
 
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, hub: Hub, pool: Pool, cfg: WebSocketConfig,
-                 log: logging.Logger) -> None:
+                 log: logging.Logger, codec: Codec = JSON) -> None:
         self.ws = ws
+        self.codec = codec
         self.hub = hub
         self.pool = pool
         self.cfg = cfg
@@ -62,10 +63,11 @@ class Connection:
     # -- writing -------------------------------------------------------------------------
     def send(self, msg: dict[str, Any]) -> None:
         if self._close is None:
-            self.send_raw(_dumps(msg).encode())
+            self.send_raw(self.codec.encode(msg))
 
     def send_raw(self, data: bytes) -> None:
-        """Queue one encoded JSON message; past ``send_queue_size`` bytes: 3008 slow."""
+        """Queue one message encoded by ``self.codec``; past ``send_queue_size`` bytes:
+        3008 slow."""
         if self._close is not None:
             return
         self._queued += len(data)
@@ -94,9 +96,11 @@ class Connection:
             if self._queue:
                 batch, self._queue = self._queue, []
                 self._queued = 0
+                frame = self.codec.join(batch)
+                sent = self.ws.send_bytes(frame) if isinstance(frame, bytes) \
+                    else self.ws.send_str(frame)
                 try:
-                    await asyncio.wait_for(self.ws.send_str(b"\n".join(batch).decode()),
-                                           timeout=max(1.0, self.cfg.ping_interval))
+                    await asyncio.wait_for(sent, timeout=max(1.0, self.cfg.ping_interval))
                 except (TimeoutError, ConnectionError, RuntimeError):
                     self.disconnect(*codes.WRITE_ERROR)
             if self._close is not None:
@@ -157,19 +161,14 @@ class Connection:
                 return
 
     async def _frame(self, msg: Any) -> bool:
-        if msg.type == WSMsgType.TEXT:
-            data = msg.data
-        elif msg.type == WSMsgType.BINARY:
-            data = msg.data.decode("utf-8", "replace")
-        else:  # ping/pong frames are answered by aiohttp; anything else ends the read
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            # ping/pong frames are answered by aiohttp; anything else ends the read
             return msg.type not in _ENDS
-        for line in data.strip().split("\n"):
-            try:
-                cmd = json.loads(line)
-            except (ValueError, RecursionError):
-                raise Closed(*codes.BAD_REQUEST) from None
-            if not isinstance(cmd, dict):
-                raise Closed(*codes.BAD_REQUEST)
+        try:
+            commands = self.codec.decode(msg.data)
+        except BadFrame:
+            raise Closed(*codes.BAD_REQUEST) from None
+        for cmd in commands:
             await self._command(cmd)
         return True
 
@@ -212,7 +211,7 @@ class Connection:
     def _common(self, req: Any) -> Any:
         req.client = self.client_id
         req.transport = "websocket"
-        req.protocol = "json"
+        req.protocol = self.codec.name
         req.encoding = "json"
         return req
 
@@ -238,7 +237,7 @@ class Connection:
             self.send({"id": cid, "error": {"code": 101, "message": "unauthorized"}})
             raise Closed(*codes.INVALID_TOKEN)
         req = self._common(pb.ConnectRequest())
-        req.data = _raw(body.get("data"))
+        req.data = self.codec.raw(body.get("data"))
         req.name = str(body.get("name", ""))
         req.version = str(body.get("version", ""))
         subs = body.get("subs") or {}
@@ -251,22 +250,22 @@ class Connection:
             return
         self.user = res.user
         self.meta = bytes(res.meta)
-        self.conn_info = _parse(res.info)
+        self.conn_info = self.codec.payload(res.info)
         self.authed = True
         self.hub.add(self)
         reply: dict[str, Any] = {"client": self.client_id, "version": "rr",
                                  "ping": int(self.cfg.ping_interval), "pong": True}
-        data = _parse(res.data)
+        data = self.codec.payload(res.data)
         if data is not None:
             reply["data"] = data
         server_subs: dict[str, Any] = {}
         chans = list(res.channels) + [c for c in res.subs if c not in res.channels]
         for ch in chans:
             opts = res.subs.get(ch) if ch in res.subs else None
-            server_subs[ch] = self._join(ch, _parse(opts.info) if opts else None,
+            server_subs[ch] = self._join(ch, self.codec.payload(opts.info) if opts else None,
                                          subs.get(ch) if isinstance(subs, dict) else None)
             if opts is not None and opts.data:
-                server_subs[ch]["data"] = _parse(opts.data)
+                server_subs[ch]["data"] = self.codec.payload(opts.data)
         if server_subs:
             reply["subs"] = server_subs
         self.send({"id": cid, "connect": reply})
@@ -309,11 +308,11 @@ class Connection:
         req = self._common(pb.SubscribeRequest())
         req.user, req.channel, req.meta = self.user, channel, self.meta
         req.token = str(body.get("token", ""))
-        req.data = _raw(body.get("data"))
+        req.data = self.codec.raw(body.get("data"))
         res = await self._php("subscribe", req, pb.SubscribeResponse)
-        out = self._join(channel, _parse(res.info), body)
+        out = self._join(channel, self.codec.payload(res.info), body)
         if res.data:
-            out["data"] = _parse(res.data)
+            out["data"] = self.codec.payload(res.data)
         return out
 
     async def _unsubscribe(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -328,9 +327,9 @@ class Connection:
             raise Closed(*codes.BAD_REQUEST)
         req = self._common(pb.PublishRequest())
         req.user, req.channel, req.meta = self.user, channel, self.meta
-        req.data = _raw(body["data"])
+        req.data = self.codec.raw(body["data"])
         res = await self._php("publish", req, pb.PublishResponse)
-        data = _parse(res.data) if res.data else body["data"]
+        data = self.codec.payload(res.data) if res.data else body["data"]
         info = {"client": self.client_id, "user": self.user}
         if self.conn_info is not None:
             info["conn_info"] = self.conn_info
@@ -341,9 +340,9 @@ class Connection:
         req = self._common(pb.RPCRequest())
         req.user, req.meta = self.user, self.meta
         req.method = str(body.get("method", ""))
-        req.data = _raw(body.get("data"))
+        req.data = self.codec.raw(body.get("data"))
         res = await self._php("rpc", req, pb.RPCResponse)
-        data = _parse(res.data)
+        data = self.codec.payload(res.data)
         return {} if data is None else {"data": data}
 
     async def _presence(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -388,16 +387,3 @@ def _channel(body: dict[str, Any]) -> str:
         raise Closed(*codes.BAD_REQUEST)
     return channel
 
-
-def _raw(value: Any) -> bytes:
-    """A JSON value from the client as the raw JSON bytes PHP decodes."""
-    return b"" if value is None else _dumps(value).encode()
-
-
-def _parse(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return raw_json(bytes(data))
-    except ValueError:
-        return None

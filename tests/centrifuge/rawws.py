@@ -11,7 +11,7 @@ import struct
 
 class RawWS:
     def __init__(self, port: int, path: str = "/connection/websocket", rcvbuf: int = 0,
-                 origin: str = "") -> None:
+                 origin: str = "", protocol: str = "") -> None:
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -19,6 +19,8 @@ class RawWS:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"Origin: {origin}\r\n" if origin else ""
+        if protocol:
+            extra += f"Sec-WebSocket-Protocol: {protocol}\r\n"
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -30,6 +32,7 @@ class RawWS:
                 break
             head += chunk
         self.status = int(head.split(b" ", 2)[1]) if head else 0
+        self.head = head.decode("latin-1")
         self._buf = b""
 
     def send(self, text: str | bytes, opcode: int = 1) -> None:
@@ -72,10 +75,14 @@ class RawWS:
                 return code, data[2:].decode("utf-8", "replace")
 
     def text(self) -> str:
+        return self.data(1).decode()
+
+    def data(self, opcode: int = 2) -> bytes:
+        """The next frame of ``opcode`` (1 text, 2 binary)."""
         while True:
             op, data = self.frame()
-            if op == 1:
-                return data.decode()
+            if op == opcode:
+                return data
             if op == 8:
                 raise ConnectionError(f"closed: {data!r}")
 

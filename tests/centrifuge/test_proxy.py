@@ -82,7 +82,7 @@ def test_subscribe_publish_refresh_subrefresh(proxy_rr: CentrifugeRR) -> None:
 def test_rpc_sees_fields_headers_and_mode(proxy_rr: CentrifugeRR) -> None:
     echo = rpc(proxy_rr, "echo", {"x": 1})
     assert echo == {"data": {"x": 1}, "user": "u1", "type": "rpc", "meta": {"m": 1},
-                    "client": "c1", "transport": "websocket"}
+                    "client": "c1", "transport": "websocket", "protocol": "json"}
     headers = rpc(proxy_rr, "headers", {}, metadata=(("x-token", "abc"),))
     assert headers["type"] == ["rpc"] and headers["x-token"] == ["abc"]
     assert rpc(proxy_rr, "mode", {}) == {"mode": "centrifuge"}

@@ -31,7 +31,8 @@ function rpc(Request $r): void
     switch ($r->method) {
         case 'echo':
             $r->respond(['data' => ['data' => $d, 'user' => $r->user, 'type' => $r->type,
-                'meta' => $r->meta, 'client' => $r->client, 'transport' => $r->transport]]);
+                'meta' => $r->meta, 'client' => $r->client, 'transport' => $r->transport,
+                'protocol' => $r->protocol]]);
             return;
         case 'headers':
             $r->respond(['data' => $r->headers]);
