@@ -7,6 +7,8 @@ from typing import Any
 # disconnects (close frames): code, reason
 CONNECTION_CLOSED = (3000, "connection closed")
 SHUTDOWN = (3001, "shutdown")
+CONNECTION_EXPIRED = (3005, "connection expired")
+SUBSCRIPTION_EXPIRED = (3006, "subscription expired")
 SLOW = (3008, "slow")
 WRITE_ERROR = (3009, "write error")
 NO_PONG = (3012, "no pong")
@@ -24,7 +26,11 @@ ALREADY_SUBSCRIBED = (105, "already subscribed")
 LIMIT_EXCEEDED = (106, "limit exceeded")
 BAD_REQUEST_ERR = (107, "bad request")
 NOT_AVAILABLE_ERR = (108, "not available")
+TOKEN_EXPIRED = (109, "token expired")
 UNRECOVERABLE = (112, "unrecoverable position")
+
+# unsubscribe push: a client-side subscription that expired (the client resubscribes)
+UNSUBSCRIBE_EXPIRED = (2501, "subscription expired")
 
 
 class ReplyError(Exception):

@@ -15,6 +15,7 @@ from rr.centrifuge import codes
 from rr.centrifuge.codec import JSON, PROTOBUF
 from rr.centrifuge.config import WebSocketConfig
 from rr.centrifuge.hub import Hub
+from rr.centrifuge.tokens import Verifier
 from rr.centrifuge.ws import Connection
 from rr.pool.pool import Pool
 from rr.webserver import serve
@@ -30,6 +31,7 @@ class Endpoint:
         self.pool = pool
         self.log = log
         self.connections: set[Connection] = set()
+        self.verifier = Verifier(cfg)
         self.closing = False
         self._runner: web.AppRunner | None = None
 
@@ -56,7 +58,7 @@ class Endpoint:
         fmt = request.query.get("format") or request.query.get("cf_protocol") or ""
         protobuf = fmt == "protobuf" or ws.ws_protocol == "centrifuge-protobuf"
         conn = Connection(ws, self.hub, self.pool, self.cfg, self.log,
-                          PROTOBUF if protobuf else JSON)
+                          PROTOBUF if protobuf else JSON, self.verifier)
         self.connections.add(conn)
         try:
             await conn.serve()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from typing import Any
 
@@ -20,9 +21,11 @@ from aiohttp import WSMsgType, web
 from rr.centrifuge import codes
 from rr.centrifuge.codec import JSON, BadFrame, Codec
 from rr.centrifuge.config import WebSocketConfig
+from rr.centrifuge.expiry import RETRY, Timers, cap, ttl
 from rr.centrifuge.hub import Hub, Member
 from rr.centrifuge.proto import proxy_pb2
 from rr.centrifuge.proxy import call_worker
+from rr.centrifuge.tokens import ConnectGrant, InvalidToken, SubGrant, TokenExpired, Verifier
 from rr.pool.pool import Pool
 
 pb: Any = proxy_pb2
@@ -41,9 +44,11 @@ class Closed(Exception):
 
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, hub: Hub, pool: Pool, cfg: WebSocketConfig,
-                 log: logging.Logger, codec: Codec = JSON) -> None:
+                 log: logging.Logger, codec: Codec = JSON,
+                 verifier: Verifier | None = None) -> None:
         self.ws = ws
         self.codec = codec
+        self.verifier = verifier or Verifier(cfg)
         self.hub = hub
         self.pool = pool
         self.cfg = cfg
@@ -54,6 +59,11 @@ class Connection:
         self.conn_info: Any = None
         self.authed = False
         self.subs: set[str] = set()
+        self.server_subs: set[str] = set()  # from connect: expiry closes 3006
+        self.token_auth = False  # connection expiry is token-driven
+        self.expire_at = 0
+        self._token_subs: set[str] = set()  # channels whose expiry is token-driven
+        self._timers = Timers(self._timer_failed)
         self._queue: list[bytes] = []
         self._queued = 0
         self._wake = asyncio.Event()
@@ -140,6 +150,7 @@ class Connection:
         finally:
             if pinger is not None:
                 pinger.cancel()
+            self._timers.cancel_all()
             self.hub.remove(self)
             self.disconnect(*codes.CONNECTION_CLOSED)
             try:
@@ -232,43 +243,76 @@ class Connection:
         return out.result
 
     async def _connect(self, cid: int, body: dict[str, Any]) -> None:
-        if body.get("token"):
-            # no token secret is configured: tokens are never accepted as proof
+        """A token is the proof when keys are configured (PHP is not asked, as with
+        Centrifugo); without a token PHP's connect handler decides."""
+        raw_subs = body.get("subs")
+        subs: dict[str, Any] = raw_subs if isinstance(raw_subs, dict) else {}
+        if body.get("token") and not self.verifier.enabled:
+            # no key is configured: a token is never accepted as proof
             self.send({"id": cid, "error": {"code": 101, "message": "unauthorized"}})
             raise Closed(*codes.INVALID_TOKEN)
-        req = self._common(pb.ConnectRequest())
-        req.data = self.codec.raw(body.get("data"))
-        req.name = str(body.get("name", ""))
-        req.version = str(body.get("version", ""))
-        subs = body.get("subs") or {}
-        req.channels.extend(str(k) for k in subs)
         try:
-            res = await self._php("connect", req, pb.ConnectResponse)
+            if body.get("token"):
+                grant = self._verify(lambda: self.verifier.connect(str(body["token"])))
+                data, self.token_auth = None, True
+            else:
+                grant, data = await self._php_connect(body, subs)
         except codes.ReplyError as e:
             self.send({"id": cid, "error": e.json()})
             await self._drain_after_error()
             return
-        self.user = res.user
-        self.meta = bytes(res.meta)
-        self.conn_info = self.codec.payload(res.info)
+        self.user, self.meta, self.conn_info = grant.user, grant.meta, grant.info
         self.authed = True
         self.hub.add(self)
         reply: dict[str, Any] = {"client": self.client_id, "version": "rr",
                                  "ping": int(self.cfg.ping_interval), "pong": True}
-        data = self.codec.payload(res.data)
         if data is not None:
             reply["data"] = data
         server_subs: dict[str, Any] = {}
-        chans = list(res.channels) + [c for c in res.subs if c not in res.channels]
-        for ch in chans:
-            opts = res.subs.get(ch) if ch in res.subs else None
-            server_subs[ch] = self._join(ch, self.codec.payload(opts.info) if opts else None,
-                                         subs.get(ch) if isinstance(subs, dict) else None)
-            if opts is not None and opts.data:
-                server_subs[ch]["data"] = self.codec.payload(opts.data)
+        for ch in grant.channels + [c for c in grant.subs if c not in grant.channels]:
+            opts = grant.subs.get(ch) or SubGrant()
+            server_subs[ch] = self._join(ch, opts.info, subs.get(ch))
+            self.server_subs.add(ch)
+            if opts.data is not None:
+                server_subs[ch]["data"] = opts.data
+            if not self.token_auth:
+                self._sub_expires(ch, opts.expire_at, by_token=False)
         if server_subs:
             reply["subs"] = server_subs
+        self._conn_expires(grant.expire_at)
+        if self.token_auth and self.expire_at:
+            reply.update(expires=True, ttl=ttl(self.expire_at))
         self.send({"id": cid, "connect": reply})
+
+    def _verify(self, check: Any) -> Any:
+        """A token check: expired → error 109 (the client fetches a new token), anything
+        else wrong → close 3500 invalid token."""
+        try:
+            grant = check()
+        except TokenExpired:
+            raise codes.ReplyError(*codes.TOKEN_EXPIRED) from None
+        except InvalidToken as e:
+            self.log.info("centrifuge token refused", extra={"fields": {"error": str(e)}})
+            raise Closed(*codes.INVALID_TOKEN) from None
+        if grant.expire_at and grant.expire_at <= time.time():
+            raise codes.ReplyError(*codes.TOKEN_EXPIRED)
+        return grant
+
+    async def _php_connect(self, body: dict[str, Any],
+                           subs: dict[str, Any]) -> tuple[ConnectGrant, Any]:
+        req = self._common(pb.ConnectRequest())
+        req.data = self.codec.raw(body.get("data"))
+        req.name = str(body.get("name", ""))
+        req.version = str(body.get("version", ""))
+        req.channels.extend(str(k) for k in subs)
+        res = await self._php("connect", req, pb.ConnectResponse)
+        grant = ConnectGrant(
+            user=res.user, info=self.codec.payload(res.info), meta=bytes(res.meta),
+            expire_at=res.expire_at, channels=list(res.channels),
+            subs={ch: SubGrant(info=self.codec.payload(o.info),
+                               data=self.codec.payload(o.data), expire_at=o.expire_at)
+                  for ch, o in res.subs.items()})
+        return grant, self.codec.payload(res.data)
 
     async def _drain_after_error(self) -> None:
         """After a refused connect the connection is unusable: anything more is 3501."""
@@ -305,21 +349,36 @@ class Connection:
             raise codes.ReplyError(*codes.ALREADY_SUBSCRIBED)
         if len(self.subs) >= MAX_CHANNELS:
             raise codes.ReplyError(*codes.LIMIT_EXCEEDED)
-        req = self._common(pb.SubscribeRequest())
-        req.user, req.channel, req.meta = self.user, channel, self.meta
-        req.token = str(body.get("token", ""))
-        req.data = self.codec.raw(body.get("data"))
-        res = await self._php("subscribe", req, pb.SubscribeResponse)
-        out = self._join(channel, self.codec.payload(res.info), body)
-        if res.data:
-            out["data"] = self.codec.payload(res.data)
+        token = str(body.get("token") or "")
+        if token and self.verifier.enabled:
+            grant: SubGrant = self._verify(
+                lambda: self.verifier.subscribe(token, self.user, channel))
+        else:  # PHP decides (and sees the token when no key is configured)
+            req = self._common(pb.SubscribeRequest())
+            req.user, req.channel, req.meta, req.token = self.user, channel, self.meta, token
+            req.data = self.codec.raw(body.get("data"))
+            res = await self._php("subscribe", req, pb.SubscribeResponse)
+            grant = SubGrant(info=self.codec.payload(res.info),
+                             data=self.codec.payload(res.data), expire_at=res.expire_at)
+        out = self._join(channel, grant.info, body)
+        if grant.data is not None:
+            out["data"] = grant.data
+        by_token = bool(token and self.verifier.enabled)
+        self._sub_expires(channel, grant.expire_at, by_token)
+        if by_token and grant.expire_at:
+            out.update(expires=True, ttl=ttl(grant.expire_at))
         return out
 
     async def _unsubscribe(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
-        self.subs.discard(channel)
-        self.hub.unsubscribe(channel, self)
+        self._leave(_channel(body))
         return {}
+
+    def _leave(self, channel: str) -> None:
+        self.subs.discard(channel)
+        self.server_subs.discard(channel)
+        self._token_subs.discard(channel)
+        self._timers.cancel("sub:" + channel)
+        self.hub.unsubscribe(channel, self)
 
     async def _publish(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = _channel(body)
@@ -373,12 +432,134 @@ class Connection:
             out["publications"] = pubs
         return out
 
+    # -- expiry and refresh (spec §B.9; rr.centrifuge.expiry) --------------------------
+    def _timer_failed(self, e: BaseException) -> None:
+        if isinstance(e, Closed):
+            self.disconnect(e.code, e.reason)
+        else:
+            self.log.error("centrifuge expiry failed", extra={"fields": {"error": str(e)}})
+
+    def _conn_expires(self, expire_at: int) -> None:
+        self.expire_at = cap(expire_at)
+        if not self.expire_at:
+            self._timers.cancel("conn")
+        elif self.token_auth:
+            self._timers.at("conn", self.expire_at + self.cfg.expired_close_delay,
+                            self._conn_expired)
+        else:
+            self._timers.at("conn", self.expire_at, self._php_refresh)
+
+    async def _conn_expired(self) -> None:
+        raise Closed(*codes.CONNECTION_EXPIRED)
+
+    async def _php_refresh(self) -> None:
+        req = self._common(pb.RefreshRequest())
+        req.user, req.meta = self.user, self.meta
+        try:
+            res = await self._php("refresh", req, pb.RefreshResponse)
+        except codes.ReplyError:  # PHP failed to answer: ask again a little later
+            self._timers.at("conn", time.time() + RETRY, self._php_refresh)
+            return
+        if res.expired or 0 < res.expire_at <= time.time():
+            raise Closed(*codes.CONNECTION_EXPIRED)
+        if res.info:
+            self._set_conn_info(self.codec.payload(res.info))
+        self._conn_expires(res.expire_at)
+
+    def _set_conn_info(self, info: Any) -> None:
+        self.conn_info = info
+        for ch in self.subs:
+            m = self.hub.channels.get(ch, {}).get(self.client_id)
+            if m is not None:
+                m.conn_info = info
+
+    def _sub_expires(self, channel: str, expire_at: int, by_token: bool) -> None:
+        key = "sub:" + channel
+        expire_at = cap(expire_at)
+        if by_token:
+            self._token_subs.add(channel)
+        if not expire_at:
+            self._timers.cancel(key)
+        elif by_token:
+            self._timers.at(key, expire_at + self.cfg.expired_close_delay,
+                            lambda: self._sub_expired(channel))
+        else:
+            self._timers.at(key, expire_at, lambda: self._php_sub_refresh(channel))
+
+    async def _sub_expired(self, channel: str) -> None:
+        """A server-side subscription expiring ends the connection (3006); a client-side
+        one gets an unsubscribe push with 2501, on which the clients resubscribe."""
+        if channel not in self.subs:
+            return
+        if channel in self.server_subs:
+            raise Closed(*codes.SUBSCRIPTION_EXPIRED)
+        self._leave(channel)
+        code, reason = codes.UNSUBSCRIBE_EXPIRED
+        self.push(channel, "unsubscribe", {"code": code, "reason": reason})
+
+    async def _php_sub_refresh(self, channel: str) -> None:
+        if channel not in self.subs:
+            return
+        req = self._common(pb.SubRefreshRequest())
+        req.user, req.channel, req.meta = self.user, channel, self.meta
+        try:
+            res = await self._php("subrefresh", req, pb.SubRefreshResponse)
+        except codes.ReplyError:
+            self._timers.at("sub:" + channel, time.time() + RETRY,
+                            lambda: self._php_sub_refresh(channel))
+            return
+        if res.expired or 0 < res.expire_at <= time.time():
+            await self._sub_expired(channel)
+            return
+        if res.info:
+            m = self.hub.channels.get(channel, {}).get(self.client_id)
+            if m is not None:
+                m.chan_info = self.codec.payload(res.info)
+        self._sub_expires(channel, res.expire_at, by_token=False)
+
     async def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        # token refresh needs token auth, which the built-in endpoint does not serve
-        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+        """With a token: the client's own refresh (new ``exp``). Without one, on a
+        connection PHP authorized: PHP's refresh handler, as at a proxy-driven expiry."""
+        token = str(body.get("token") or "")
+        out: dict[str, Any] = {"client": self.client_id, "version": "rr"}
+        if not token:
+            if self.token_auth:
+                raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
+            await self._php_refresh()
+            return out
+        if not self.verifier.enabled:
+            raise Closed(*codes.INVALID_TOKEN)
+        grant: ConnectGrant = self._verify(lambda: self.verifier.connect(token))
+        if grant.user != self.user:
+            raise Closed(*codes.INVALID_TOKEN)
+        if grant.info is not None:
+            self._set_conn_info(grant.info)
+        self.token_auth = True
+        self._conn_expires(grant.expire_at)
+        if self.expire_at:
+            out.update(expires=True, ttl=ttl(self.expire_at))
+        return out
 
     async def _sub_refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
+        channel = _channel(body)
+        if channel not in self.subs:
+            raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
+        token = str(body.get("token") or "")
+        if not token:
+            if channel in self._token_subs:
+                raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
+            await self._php_sub_refresh(channel)
+            return {}
+        if not self.verifier.enabled:
+            raise Closed(*codes.INVALID_TOKEN)
+        grant: SubGrant = self._verify(
+            lambda: self.verifier.subscribe(token, self.user, channel))
+        if grant.info is not None:
+            m = self.hub.channels.get(channel, {}).get(self.client_id)
+            if m is not None:
+                m.chan_info = grant.info
+        self._sub_expires(channel, grant.expire_at, by_token=True)
+        return {"expires": True, "ttl": ttl(grant.expire_at)} if grant.expire_at else {}
 
 
 def _channel(body: dict[str, Any]) -> str:

@@ -11,7 +11,10 @@
  *   broadcast, presence, stats, kick (centrifuge.Disconnect), flood (count publications
  *   of size bytes), fail (error frame),
  *   crash (exit), slow (sleeps data.ms).
- * refresh / subrefresh: extended by an hour.
+ * connect data.expire_in / subscribe "short*" channels: expire_at that many (1) seconds on;
+ *   data.expiring_subs: server-side subscriptions expiring in a second.
+ * refresh / subrefresh: user "doomed" / channel "shortdoomed*" → expired; otherwise
+ *   extended by an hour with info {refreshed: type}.
  */
 
 declare(strict_types=1);
@@ -97,15 +100,18 @@ while (($r = $worker->waitRequest()) !== null) {
                 } else {
                     $user = (string)($r->data['user'] ?? 'anon');
                     $r->respond(['user' => $user, 'info' => ['name' => $user],
+                        'expire_at' => isset($r->data['expire_in']) ? time() + (int)$r->data['expire_in'] : 0,
                         'data' => ['hello' => $user, 'name' => $r->name],
-                        'channels' => $r->data['server_subs'] ?? [], 'meta' => ['m' => $user]]);
+                        'channels' => $r->data['server_subs'] ?? [], 'meta' => ['m' => $user],
+                        'subs' => array_fill_keys($r->data['expiring_subs'] ?? [], ['expire_at' => time() + 1])]);
                 }
                 break;
             case 'subscribe':
                 if (str_starts_with($r->channel, 'forbidden')) {
                     $r->error(103, 'permission denied');
                 } else {
-                    $r->respond(['info' => ['ch' => $r->channel], 'data' => ['welcome' => $r->channel]]);
+                    $r->respond(['info' => ['ch' => $r->channel], 'data' => ['welcome' => $r->channel],
+                        'expire_at' => str_starts_with($r->channel, 'short') ? time() + 1 : 0]);
                 }
                 break;
             case 'publish':
@@ -122,7 +128,11 @@ while (($r = $worker->waitRequest()) !== null) {
                 break;
             case 'refresh':
             case 'subrefresh':
-                $r->respond(['expire_at' => time() + 3600, 'info' => ['refreshed' => $r->type]]);
+                if ($r->user === 'doomed' || str_starts_with($r->channel ?? '', 'shortdoomed')) {
+                    $r->respond(['expired' => true]);
+                } else {
+                    $r->respond(['expire_at' => time() + 3600, 'info' => ['refreshed' => $r->type]]);
+                }
                 break;
             default:
                 $r->error(108, 'not available');
