@@ -8,10 +8,11 @@ instances see it, as Centrifugo's Redis engine does.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +37,8 @@ class Member:
     client: Client
     conn_info: Any = None  # parsed JSON or None
     chan_info: Any = None
+    emits: bool = False  # its subscribe / unsubscribe is announced (join / leave pushes)
+    join_leave: bool = False  # it receives the channel's join / leave pushes
 
 
 @dataclass(slots=True)
@@ -58,7 +61,7 @@ def info_json(m: Member) -> dict[str, Any]:
     return out
 
 
-Relay = Callable[[str, dict[str, Any]], Awaitable[None]]
+Relay = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 class Hub:
@@ -69,6 +72,7 @@ class Hub:
         self.channels: dict[str, dict[str, Member]] = {}
         self.streams: dict[str, Stream] = {}
         self.relay: Relay | None = None  # set when a broker carries publications
+        self._relaying: set[asyncio.Task[None]] = set()
 
     # -- membership ----------------------------------------------------------------------
     def add(self, c: Client) -> None:
@@ -87,9 +91,31 @@ class Hub:
     def unsubscribe(self, channel: str, c: Client) -> None:
         members = self.channels.get(channel)
         if members is not None:
-            members.pop(c.client_id, None)
+            m = members.pop(c.client_id, None)
             if not members:
                 del self.channels[channel]
+            if m is not None:
+                self.announce(channel, "leave", m)
+
+    # -- join / leave (spec §B.7: only to subscriptions that asked for them) -------------
+    def announce(self, channel: str, kind: str, m: Member) -> None:
+        """A ``join`` or ``leave`` push for ``m``; through the broker when there is one,
+        so the channel's members on every instance see it."""
+        if not m.emits:
+            return
+        info = info_json(m)
+        if self.relay is None:
+            self.deliver_presence(channel, kind, info)
+            return
+        task = asyncio.get_running_loop().create_task(self.relay(channel, {kind: info}))
+        self._relaying.add(task)
+        task.add_done_callback(self._relaying.discard)
+
+    def deliver_presence(self, channel: str, kind: str, info: dict[str, Any]) -> None:
+        members = self.channels.get(channel)
+        if members:
+            fan_out((m for m in members.values() if m.join_leave),
+                    {"push": {"channel": channel, kind: {"info": info}}})
 
     def subscribers(self) -> int:
         return sum(len(m) for m in self.channels.values())

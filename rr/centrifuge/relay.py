@@ -44,7 +44,11 @@ class RedisRelay:
                 channel = msg["channel"].decode()[len(PREFIX):]
                 try:
                     body = json.loads(msg["data"])
-                    self.hub.deliver(channel, body["pub"], bool(body.get("skip_history")))
+                    if "pub" in body:
+                        self.hub.deliver(channel, body["pub"], bool(body.get("skip_history")))
+                    for kind in ("join", "leave"):
+                        if kind in body:
+                            self.hub.deliver_presence(channel, kind, body[kind])
                 except (ValueError, KeyError, TypeError) as e:
                     self.log.warning("bad relayed publication", extra={"fields": {
                         "channel": channel, "error": str(e)}})

@@ -40,7 +40,8 @@ class SubGrant:
     info: Any = None
     data: Any = None
     expire_at: int = 0
-    join_leave: bool | None = None
+    join_leave: bool | None = None  # override of websocket.join_leave for the channel
+    force_push_join_leave: bool = False  # pushes even when the client did not ask
 
 
 @dataclass(slots=True)
@@ -105,10 +106,13 @@ class Verifier:
 
 
 def _sub_grant(c: dict[str, Any]) -> SubGrant:
+    """``override`` as Centrifugo's tokens carry it: ``{"join_leave": {"value": true}}``."""
     override = c.get("override") if isinstance(c.get("override"), dict) else {}
     jl = override.get("join_leave") if override else None
+    force = override.get("force_push_join_leave") if override else None
     return SubGrant(info=_payload(c, "info"), data=_payload(c, "data"), expire_at=_expiry(c),
-                    join_leave=bool(jl.get("value")) if isinstance(jl, dict) else None)
+                    join_leave=bool(jl.get("value")) if isinstance(jl, dict) else None,
+                    force_push_join_leave=isinstance(force, dict) and bool(force.get("value")))
 
 
 def _string(c: dict[str, Any], key: str) -> str:

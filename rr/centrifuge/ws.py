@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -64,6 +65,7 @@ class Connection:
         self.expire_at = 0
         self._token_subs: set[str] = set()  # channels whose expiry is token-driven
         self._timers = Timers(self._timer_failed)
+        self._after: list[Callable[[], None]] = []  # run once the reply is queued
         self._queue: list[bytes] = []
         self._queued = 0
         self._wake = asyncio.Event()
@@ -217,6 +219,12 @@ class Connection:
             self.send({"id": cid, "error": e.json()})
             return
         self.send({"id": cid, name: result})
+        self._flush_after()
+
+    def _flush_after(self) -> None:
+        after, self._after = self._after, []
+        for job in after:
+            job()
 
     # -- proxy to PHP --------------------------------------------------------------------
     def _common(self, req: Any) -> Any:
@@ -271,7 +279,7 @@ class Connection:
         server_subs: dict[str, Any] = {}
         for ch in grant.channels + [c for c in grant.subs if c not in grant.channels]:
             opts = grant.subs.get(ch) or SubGrant()
-            server_subs[ch] = self._join(ch, opts.info, subs.get(ch))
+            server_subs[ch] = self._join(ch, opts, subs.get(ch))
             self.server_subs.add(ch)
             if opts.data is not None:
                 server_subs[ch]["data"] = opts.data
@@ -283,6 +291,7 @@ class Connection:
         if self.token_auth and self.expire_at:
             reply.update(expires=True, ttl=ttl(self.expire_at))
         self.send({"id": cid, "connect": reply})
+        self._flush_after()
 
     def _verify(self, check: Any) -> Any:
         """A token check: expired → error 109 (the client fetches a new token), anything
@@ -322,10 +331,18 @@ class Connection:
                 return
             raise Closed(*codes.BAD_REQUEST)
 
-    def _join(self, channel: str, chan_info: Any, recover: Any) -> dict[str, Any]:
-        """Subscribe in the hub; the SubscribeResult with stream position and recovery."""
+    def _join(self, channel: str, grant: SubGrant, request: Any) -> dict[str, Any]:
+        """Subscribe in the hub; the SubscribeResult with stream position and recovery.
+        The join push goes out after the reply (``_after``): a client learns of its own
+        subscription before it sees pushes for it."""
         self.subs.add(channel)
-        self.hub.subscribe(channel, Member(self, self.conn_info, chan_info))
+        asked = isinstance(request, dict) and bool(request.get("join_leave"))
+        emits = self.cfg.join_leave if grant.join_leave is None else grant.join_leave
+        m = Member(self, self.conn_info, grant.info, emits=emits,
+                   join_leave=(asked and emits) or grant.force_push_join_leave)
+        self.hub.subscribe(channel, m)
+        self._after.append(lambda: self.hub.announce(channel, "join", m))
+        recover = request
         out: dict[str, Any] = {}
         if not self.hub.history_size:
             return out
@@ -360,7 +377,12 @@ class Connection:
             res = await self._php("subscribe", req, pb.SubscribeResponse)
             grant = SubGrant(info=self.codec.payload(res.info),
                              data=self.codec.payload(res.data), expire_at=res.expire_at)
-        out = self._join(channel, grant.info, body)
+            if res.HasField("override"):
+                o = res.override
+                if o.HasField("join_leave"):
+                    grant.join_leave = o.join_leave.value
+                grant.force_push_join_leave = o.force_push_join_leave.value
+        out = self._join(channel, grant, body)
         if grant.data is not None:
             out["data"] = grant.data
         by_token = bool(token and self.verifier.enabled)

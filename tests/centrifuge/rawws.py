@@ -4,9 +4,12 @@ stop reading (slow reader), send garbage, or flood connects."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import struct
+from collections import deque
+from typing import Any
 
 
 class RawWS:
@@ -34,6 +37,7 @@ class RawWS:
         self.status = int(head.split(b" ", 2)[1]) if head else 0
         self.head = head.decode("latin-1")
         self._buf = b""
+        self._later: deque[dict[str, Any]] = deque()  # JSON messages not asked for yet
 
     def send(self, text: str | bytes, opcode: int = 1) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -85,6 +89,38 @@ class RawWS:
                 return data
             if op == 8:
                 raise ConnectionError(f"closed: {data!r}")
+
+    # -- JSON protocol helpers: replies by id, pushes in order, pings answered ----------
+    def _message(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.text().split("\n"):
+            msg = json.loads(line)
+            if msg == {}:
+                self.send("{}")  # a server ping
+            else:
+                out.append(msg)
+        return out
+
+    def ask(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Sends a command; its reply. Pushes that come first are kept for ``push``."""
+        self.send(json.dumps(cmd))
+        reply: dict[str, Any] | None = None
+        while reply is None:
+            for msg in self._message():  # a frame may hold the reply and pushes after it
+                if reply is None and msg.get("id") == cmd["id"]:
+                    reply = msg
+                else:
+                    self._later.append(msg)
+        return reply
+
+    def push(self) -> dict[str, Any]:
+        """The next push (the body of ``{"push": …}``)."""
+        while True:
+            while self._later:
+                msg = self._later.popleft()
+                if "push" in msg:
+                    return msg["push"]  # type: ignore[no-any-return]
+            self._later.extend(self._message())
 
     def close(self) -> None:
         self.sock.close()

@@ -25,32 +25,12 @@ def connect(c: CentrifugeRR, data: dict[str, Any]) -> tuple[RawWS, dict[str, Any
     return ws, json.loads(ws.text())
 
 
-def ask(ws: RawWS, cmd: dict[str, Any]) -> dict[str, Any]:
-    """Sends a command; its reply (pushes and pings in between are skipped)."""
-    ws.send(json.dumps(cmd))
-    while True:
-        for line in ws.text().split("\n"):
-            msg = json.loads(line)
-            if msg.get("id") == cmd["id"]:
-                return msg  # type: ignore[no-any-return]
-            if msg == {}:
-                ws.send("{}")
-
-
-def wait_for_push(ws: RawWS) -> dict[str, Any]:
-    while True:
-        for line in ws.text().split("\n"):
-            msg = json.loads(line)
-            if "push" in msg:
-                return msg["push"]  # type: ignore[no-any-return]
-
-
 def info_after_refresh(ws: RawWS, channel: str, key: str) -> Any:
     """Polls presence until PHP's refresh has replaced the info (or the read times out)."""
     n = 10
     while True:
         n += 1
-        got = ask(ws, {"id": n, "presence": {"channel": channel}})["presence"]["presence"]
+        got = ws.ask({"id": n, "presence": {"channel": channel}})["presence"]["presence"]
         info = next(iter(got.values())).get(key)
         if info != {"name": "renew"} and info != {"ch": channel}:
             return info
@@ -59,10 +39,10 @@ def info_after_refresh(ws: RawWS, channel: str, key: str) -> Any:
 def test_php_refresh_extends_and_updates_info(ws_rr: CentrifugeRR) -> None:
     ws, reply = connect(ws_rr, {"user": "renew", "expire_in": 1})
     assert "expires" not in reply["connect"] and "ttl" not in reply["connect"]
-    ask(ws, {"id": 2, "subscribe": {"channel": "room"}})
+    ws.ask({"id": 2, "subscribe": {"channel": "room"}})
     assert info_after_refresh(ws, "room", "conn_info") == {"refreshed": "refresh"}
     # still connected: PHP extended the connection by an hour
-    assert ask(ws, {"id": 3, "rpc": {"method": "mode"}})["rpc"]["data"] == {
+    assert ws.ask({"id": 3, "rpc": {"method": "mode"}})["rpc"]["data"] == {
         "mode": "centrifuge"}
     ws.close()
 
@@ -75,7 +55,7 @@ def test_php_refresh_expired_closes_3005(ws_rr: CentrifugeRR) -> None:
 
 def test_client_refresh_without_token_asks_php(ws_rr: CentrifugeRR) -> None:
     ws, _ = connect(ws_rr, {"user": "renew"})
-    out = ask(ws, {"id": 2, "refresh": {}})
+    out = ws.ask({"id": 2, "refresh": {}})
     assert out["refresh"]["client"] and "expires" not in out["refresh"]
     ws.close()
     doomed, _ = connect(ws_rr, {"user": "doomed"})
@@ -85,20 +65,20 @@ def test_client_refresh_without_token_asks_php(ws_rr: CentrifugeRR) -> None:
 
 def test_php_subrefresh_extends_and_updates_chan_info(ws_rr: CentrifugeRR) -> None:
     ws, _ = connect(ws_rr, {"user": "renew"})
-    ask(ws, {"id": 2, "subscribe": {"channel": "shortlived"}})
+    ws.ask({"id": 2, "subscribe": {"channel": "shortlived"}})
     assert info_after_refresh(ws, "shortlived", "chan_info") == {"refreshed": "subrefresh"}
     ws.close()
 
 
 def test_php_subrefresh_expired_unsubscribes_2501(ws_rr: CentrifugeRR) -> None:
     ws, _ = connect(ws_rr, {"user": "renew"})
-    sub = ask(ws, {"id": 2, "subscribe": {"channel": "shortdoomed"}})
+    sub = ws.ask({"id": 2, "subscribe": {"channel": "shortdoomed"}})
     assert "expires" not in sub["subscribe"]
-    push = wait_for_push(ws)
+    push = ws.push()
     assert push == {"channel": "shortdoomed",
                     "unsubscribe": {"code": 2501, "reason": "subscription expired"}}
     # the connection lives on; the channel is gone from presence
-    assert ask(ws, {"id": 3, "presence": {"channel": "shortdoomed"}})["presence"] == {
+    assert ws.ask({"id": 3, "presence": {"channel": "shortdoomed"}})["presence"] == {
         "presence": {}}
     ws.close()
 
