@@ -88,3 +88,12 @@ def test_server_side_subscription_expired_closes_3006(ws_rr: CentrifugeRR) -> No
     assert "shortdoomed:s" in reply["connect"]["subs"]
     assert ws.close_code() == (3006, "subscription expired")
     ws.close()
+
+
+def test_worker_dying_on_refresh_keeps_the_connection(ws_rr: CentrifugeRR) -> None:
+    """A refresh PHP cannot answer is retried later; the client is not punished."""
+    ws, _ = connect(ws_rr, {"user": "crasher", "expire_in": 1})
+    ws_rr.rr.wait_output('"type":"refresh"', timeout=60)
+    assert ws.ask({"id": 2, "rpc": {"method": "mode"}})["rpc"]["data"] == {
+        "mode": "centrifuge"}
+    ws.close()

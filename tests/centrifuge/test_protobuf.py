@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from typing import Any
 
 import pytest
@@ -160,3 +161,21 @@ def test_protobuf_error_reply_and_bad_first_command(ws_rr: CentrifugeRR) -> None
             opcode=2)
     assert ws.close_code() == (3501, "bad request")
     ws.close()
+
+
+def test_protobuf_pings_pong_timeout_and_sigterm(start_rr: Start) -> None:
+    c = start_rr(ws=True, ws_extra="    ping_interval: 1s\n    pong_timeout: 1s\n")
+    ws = RawWS(c.ws_port, protocol="centrifuge-protobuf")
+    ws.send(frame(CONNECT), opcode=2)
+    assert read_replies(ws, 1)[0].connect.ping == 1
+    assert ws.data(2) == b"\x00"  # a ping: one zero-length Reply
+    ws.send(b"\x00", opcode=2)  # the pong: one zero-length Command
+    assert ws.data(2) == b"\x00"
+    assert ws.close_code() == (3012, "no pong")  # the second ping went unanswered
+    ws.close()
+    live = RawWS(c.ws_port, protocol="centrifuge-protobuf")
+    live.send(frame(CONNECT), opcode=2)
+    assert read_replies(live, 1)[0].connect.client
+    c.rr.signal(signal.SIGTERM)
+    assert live.close_code() == (3001, "shutdown")
+    assert c.rr.wait(60) == 0

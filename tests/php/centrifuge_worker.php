@@ -13,7 +13,8 @@
  *   crash (exit), slow (sleeps data.ms).
  * connect data.expire_in / subscribe "short*" channels: expire_at that many (1) seconds on;
  *   data.expiring_subs: server-side subscriptions expiring in a second.
- * refresh / subrefresh: user "doomed" / channel "shortdoomed*" → expired; otherwise
+ * refresh / subrefresh: user "crasher" → the worker exits; user "doomed" / channel
+ *   "shortdoomed*" → expired; otherwise
  *   extended by an hour with info {refreshed: type}.
  */
 
@@ -128,6 +129,9 @@ while (($r = $worker->waitRequest()) !== null) {
                 break;
             case 'refresh':
             case 'subrefresh':
+                if ($r->user === 'crasher') {
+                    exit(1);  // a worker dying on a refresh request
+                }
                 if ($r->user === 'doomed' || str_starts_with($r->channel ?? '', 'shortdoomed')) {
                     $r->respond(['expired' => true]);
                 } else {
