@@ -1,4 +1,5 @@
-"""Client protocol codes (spec §B.8): error replies and disconnect close frames."""
+"""Client protocol codes (spec §B.8): error replies and disconnect close frames, and the
+``Closed`` exception that ends a connection with one."""
 
 from __future__ import annotations
 
@@ -45,3 +46,20 @@ class ReplyError(Exception):
         if self.temporary:
             out["temporary"] = True
         return out
+
+
+class Closed(Exception):
+    """Ends the connection with a close frame."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def require_channel(body: dict[str, Any]) -> str:
+    """A command's ``channel``; empty or not a string is a bad request (3501)."""
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not channel:
+        raise Closed(*BAD_REQUEST)
+    return channel

@@ -21,11 +21,13 @@ from aiohttp import WSMsgType, web
 
 from rr.centrifuge import codes
 from rr.centrifuge.codec import JSON, BadFrame, Codec
+from rr.centrifuge.codes import Closed, require_channel
 from rr.centrifuge.config import WebSocketConfig
-from rr.centrifuge.expiry import RETRY, Timers, cap, ttl
+from rr.centrifuge.expiry import Timers, ttl
 from rr.centrifuge.hub import Hub, Member
 from rr.centrifuge.proto import proxy_pb2
 from rr.centrifuge.proxy import call_worker
+from rr.centrifuge.refresh import Refreshing
 from rr.centrifuge.tokens import ConnectGrant, InvalidToken, SubGrant, TokenExpired, Verifier
 from rr.pool.pool import Pool
 
@@ -34,16 +36,7 @@ MAX_CHANNELS = 128
 _ENDS = frozenset({WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
 
 
-class Closed(Exception):
-    """Ends the connection with a close frame."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class Connection:
+class Connection(Refreshing):
     def __init__(self, ws: web.WebSocketResponse, hub: Hub, pool: Pool, cfg: WebSocketConfig,
                  log: logging.Logger, codec: Codec = JSON,
                  verifier: Verifier | None = None) -> None:
@@ -359,7 +352,7 @@ class Connection:
         return out
 
     async def _subscribe(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
+        channel = require_channel(body)
         if len(channel) > 255:
             raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
         if channel in self.subs:
@@ -392,7 +385,7 @@ class Connection:
         return out
 
     async def _unsubscribe(self, body: dict[str, Any]) -> dict[str, Any]:
-        self._leave(_channel(body))
+        self._leave(require_channel(body))
         return {}
 
     def _leave(self, channel: str) -> None:
@@ -403,7 +396,7 @@ class Connection:
         self.hub.unsubscribe(channel, self)
 
     async def _publish(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
+        channel = require_channel(body)
         if "data" not in body:
             raise Closed(*codes.BAD_REQUEST)
         req = self._common(pb.PublishRequest())
@@ -429,12 +422,12 @@ class Connection:
     async def _presence(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.cfg.presence:
             raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-        return {"presence": self.hub.presence(_channel(body))}
+        return {"presence": self.hub.presence(require_channel(body))}
 
     async def _presence_stats(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.cfg.presence:
             raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-        clients, users = self.hub.presence_stats(_channel(body))
+        clients, users = self.hub.presence_stats(require_channel(body))
         return {"num_clients": clients, "num_users": users}
 
     async def _history(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -444,7 +437,7 @@ class Connection:
         pos = (int(since.get("offset", 0)), str(since.get("epoch", ""))) \
             if isinstance(since, dict) else None
         limit = body.get("limit", 0)
-        got = self.hub.history(_channel(body), int(limit) if limit else 0,
+        got = self.hub.history(require_channel(body), int(limit) if limit else 0,
                                pos, bool(body.get("reverse")))
         if got is None:
             raise codes.ReplyError(*codes.UNRECOVERABLE)
@@ -453,140 +446,4 @@ class Connection:
         if pubs:
             out["publications"] = pubs
         return out
-
-    # -- expiry and refresh (spec §B.9; rr.centrifuge.expiry) --------------------------
-    def _timer_failed(self, e: BaseException) -> None:
-        if isinstance(e, Closed):
-            self.disconnect(e.code, e.reason)
-        else:
-            self.log.error("centrifuge expiry failed", extra={"fields": {"error": str(e)}})
-
-    def _conn_expires(self, expire_at: int) -> None:
-        self.expire_at = cap(expire_at)
-        if not self.expire_at:
-            self._timers.cancel("conn")
-        elif self.token_auth:
-            self._timers.at("conn", self.expire_at + self.cfg.expired_close_delay,
-                            self._conn_expired)
-        else:
-            self._timers.at("conn", self.expire_at, self._php_refresh)
-
-    async def _conn_expired(self) -> None:
-        raise Closed(*codes.CONNECTION_EXPIRED)
-
-    async def _php_refresh(self) -> None:
-        req = self._common(pb.RefreshRequest())
-        req.user, req.meta = self.user, self.meta
-        try:
-            res = await self._php("refresh", req, pb.RefreshResponse)
-        except codes.ReplyError:  # PHP failed to answer: ask again a little later
-            self._timers.at("conn", time.time() + RETRY, self._php_refresh)
-            return
-        if res.expired or 0 < res.expire_at <= time.time():
-            raise Closed(*codes.CONNECTION_EXPIRED)
-        if res.info:
-            self._set_conn_info(self.codec.payload(res.info))
-        self._conn_expires(res.expire_at)
-
-    def _set_conn_info(self, info: Any) -> None:
-        self.conn_info = info
-        for ch in self.subs:
-            m = self.hub.channels.get(ch, {}).get(self.client_id)
-            if m is not None:
-                m.conn_info = info
-
-    def _sub_expires(self, channel: str, expire_at: int, by_token: bool) -> None:
-        key = "sub:" + channel
-        expire_at = cap(expire_at)
-        if by_token:
-            self._token_subs.add(channel)
-        if not expire_at:
-            self._timers.cancel(key)
-        elif by_token:
-            self._timers.at(key, expire_at + self.cfg.expired_close_delay,
-                            lambda: self._sub_expired(channel))
-        else:
-            self._timers.at(key, expire_at, lambda: self._php_sub_refresh(channel))
-
-    async def _sub_expired(self, channel: str) -> None:
-        """A server-side subscription expiring ends the connection (3006); a client-side
-        one gets an unsubscribe push with 2501, on which the clients resubscribe."""
-        if channel not in self.subs:
-            return
-        if channel in self.server_subs:
-            raise Closed(*codes.SUBSCRIPTION_EXPIRED)
-        self._leave(channel)
-        code, reason = codes.UNSUBSCRIBE_EXPIRED
-        self.push(channel, "unsubscribe", {"code": code, "reason": reason})
-
-    async def _php_sub_refresh(self, channel: str) -> None:
-        if channel not in self.subs:
-            return
-        req = self._common(pb.SubRefreshRequest())
-        req.user, req.channel, req.meta = self.user, channel, self.meta
-        try:
-            res = await self._php("subrefresh", req, pb.SubRefreshResponse)
-        except codes.ReplyError:
-            self._timers.at("sub:" + channel, time.time() + RETRY,
-                            lambda: self._php_sub_refresh(channel))
-            return
-        if res.expired or 0 < res.expire_at <= time.time():
-            await self._sub_expired(channel)
-            return
-        if res.info:
-            m = self.hub.channels.get(channel, {}).get(self.client_id)
-            if m is not None:
-                m.chan_info = self.codec.payload(res.info)
-        self._sub_expires(channel, res.expire_at, by_token=False)
-
-    async def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        """With a token: the client's own refresh (new ``exp``). Without one, on a
-        connection PHP authorized: PHP's refresh handler, as at a proxy-driven expiry."""
-        token = str(body.get("token") or "")
-        out: dict[str, Any] = {"client": self.client_id, "version": "rr"}
-        if not token:
-            if self.token_auth:
-                raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
-            await self._php_refresh()
-            return out
-        if not self.verifier.enabled:
-            raise Closed(*codes.INVALID_TOKEN)
-        grant: ConnectGrant = self._verify(lambda: self.verifier.connect(token))
-        if grant.user != self.user:
-            raise Closed(*codes.INVALID_TOKEN)
-        if grant.info is not None:
-            self._set_conn_info(grant.info)
-        self.token_auth = True
-        self._conn_expires(grant.expire_at)
-        if self.expire_at:
-            out.update(expires=True, ttl=ttl(self.expire_at))
-        return out
-
-    async def _sub_refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
-        if channel not in self.subs:
-            raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
-        token = str(body.get("token") or "")
-        if not token:
-            if channel in self._token_subs:
-                raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
-            await self._php_sub_refresh(channel)
-            return {}
-        if not self.verifier.enabled:
-            raise Closed(*codes.INVALID_TOKEN)
-        grant: SubGrant = self._verify(
-            lambda: self.verifier.subscribe(token, self.user, channel))
-        if grant.info is not None:
-            m = self.hub.channels.get(channel, {}).get(self.client_id)
-            if m is not None:
-                m.chan_info = grant.info
-        self._sub_expires(channel, grant.expire_at, by_token=True)
-        return {"expires": True, "ttl": ttl(grant.expire_at)} if grant.expire_at else {}
-
-
-def _channel(body: dict[str, Any]) -> str:
-    channel = body.get("channel")
-    if not isinstance(channel, str) or not channel:
-        raise Closed(*codes.BAD_REQUEST)
-    return channel
 
