@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -102,3 +103,26 @@ def unsubscribe_body(channel: str, user: str) -> str:
 
     req: Any = api_pb2.UnsubscribeRequest(channel=channel, user=user)  # type: ignore[attr-defined]
     return str(req.SerializeToString().hex())
+
+
+def test_join_and_leave_cross_instances_through_redis(start_rr: Start) -> None:
+    extra = "    join_leave: true\n    redis: redis://127.0.0.1:6379/0\n"
+    a = start_rr(ws=True, ws_extra=extra, sub="a")
+    b = start_rr(ws=True, ws_extra=extra, sub="b")
+    channel = f"hall-{uuid.uuid4().hex}"  # the Redis server is shared
+    watcher = RawWS(b.ws_port)
+    watcher.ask({"id": 1, "connect": {"data": {"user": "watcher"}}})
+    watcher.ask({"id": 2, "subscribe": {"channel": channel, "join_leave": True}})
+    assert watcher.push()["join"]["info"]["user"] == "watcher"
+    visitor = RawWS(a.ws_port)
+    visitor.ask({"id": 1, "connect": {"data": {"user": "visitor"}}})
+    visitor.ask({"id": 2, "subscribe": {"channel": channel}})
+    join = watcher.push()
+    assert join["channel"] == channel
+    info = join["join"]["info"]
+    assert (info["user"], info["conn_info"], info["chan_info"]) == (
+        "visitor", {"name": "visitor"}, {"ch": channel})
+    visitor.close()
+    push = watcher.push()
+    assert push["channel"] == channel and push["leave"]["info"]["user"] == "visitor"
+    watcher.close()
