@@ -79,12 +79,16 @@ class Refreshing:
     async def _conn_expired(self) -> None:
         raise Closed(*codes.CONNECTION_EXPIRED)
 
-    async def _php_refresh(self) -> None:
+    async def _php_refresh(self, asked: bool = False) -> None:
+        """PHP's refresh; ``asked``: the client's command, which gets PHP's error."""
         req = self._common(pb.RefreshRequest())
         req.user, req.meta = self.user, self.meta
         try:
             res = await self._php("refresh", req, pb.RefreshResponse)
-        except codes.ReplyError:  # PHP failed to answer: ask again a little later
+        except codes.ReplyError:
+            if asked:  # the client's own refresh: the timer (if any) stays as it was
+                raise
+            # PHP failed to answer at the expiry: ask again a little later
             self._timers.at("conn", time.time() + RETRY, self._php_refresh)
             return
         if res.expired or 0 < res.expire_at <= time.time():
@@ -124,7 +128,7 @@ class Refreshing:
         code, reason = codes.UNSUBSCRIBE_EXPIRED
         self.push(channel, "unsubscribe", {"code": code, "reason": reason})
 
-    async def _php_sub_refresh(self, channel: str) -> None:
+    async def _php_sub_refresh(self, channel: str, asked: bool = False) -> None:
         if channel not in self.subs:
             return
         req = self._common(pb.SubRefreshRequest())
@@ -132,6 +136,8 @@ class Refreshing:
         try:
             res = await self._php("subrefresh", req, pb.SubRefreshResponse)
         except codes.ReplyError:
+            if asked:
+                raise
             self._timers.at("sub:" + channel, time.time() + RETRY,
                             lambda: self._php_sub_refresh(channel))
             return
@@ -152,7 +158,7 @@ class Refreshing:
         if not token:
             if self.token_auth:
                 raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
-            await self._php_refresh()
+            await self._php_refresh(asked=True)
             return out
         if not self.verifier.enabled:
             raise Closed(*codes.INVALID_TOKEN)
@@ -175,7 +181,7 @@ class Refreshing:
         if not token:
             if channel in self._token_subs:
                 raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
-            await self._php_sub_refresh(channel)
+            await self._php_sub_refresh(channel, asked=True)
             return {}
         if not self.verifier.enabled:
             raise Closed(*codes.INVALID_TOKEN)

@@ -97,3 +97,12 @@ def test_worker_dying_on_refresh_keeps_the_connection(ws_rr: CentrifugeRR) -> No
     assert ws.ask({"id": 2, "rpc": {"method": "mode"}})["rpc"]["data"] == {
         "mode": "centrifuge"}
     ws.close()
+
+
+def test_client_refresh_gets_the_worker_failure(ws_rr: CentrifugeRR) -> None:
+    ws, _ = connect(ws_rr, {"user": "crasher"})
+    err = ws.ask({"id": 2, "refresh": {}})["error"]
+    assert (err["code"], err.get("temporary")) == (100, True)
+    assert ws.ask({"id": 3, "rpc": {"method": "mode"}})["rpc"]["data"] == {
+        "mode": "centrifuge"}
+    ws.close()
