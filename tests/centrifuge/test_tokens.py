@@ -17,13 +17,14 @@ import pytest
 from centrifuge import Client, ClientEventHandler
 from centrifuge.contexts import ConnectedContext, DisconnectedContext
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.centrifuge.conftest import CentrifugeRR, Start
 from tests.centrifuge.rawws import RawWS
 
 SECRET = "s3cret-of-the-test-long-enough-for-hs256"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def token(exp_in: float = 3600, key: Any = SECRET, alg: str = "HS256",
@@ -39,9 +40,13 @@ def ws_rr(start_rr: Start, tmp_path: Path) -> CentrifugeRR:
     pem = tmp_path / "rsa.pub.pem"
     pem.write_bytes(RSA_KEY.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    ec_pem = tmp_path / "ec.pub.pem"
+    ec_pem.write_bytes(EC_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return start_rr(ws=True, ws_extra=(
         f"    presence: true\n    token_hmac_secret_key: {SECRET}\n"
-        f"    token_rsa_public_key: {pem}\n    expired_close_delay: 1s\n"))
+        f"    token_rsa_public_key: {pem}\n    token_ecdsa_public_key: {ec_pem}\n"
+        "    expired_close_delay: 1s\n"))
 
 
 def connect(c: CentrifugeRR, tok: str) -> tuple[RawWS, dict[str, Any]]:
@@ -63,14 +68,17 @@ def test_token_connect_skips_php(ws_rr: CentrifugeRR) -> None:
     ws.close()
 
 
-def test_rsa_token(ws_rr: CentrifugeRR) -> None:
-    _, reply = connect(ws_rr, token(key=RSA_KEY, alg="RS256"))
+@pytest.mark.parametrize("key, alg", [(RSA_KEY, "RS256"), (RSA_KEY, "PS256"),
+                                      (EC_KEY, "ES256")])
+def test_public_key_tokens(ws_rr: CentrifugeRR, key: Any, alg: str) -> None:
+    _, reply = connect(ws_rr, token(key=key, alg=alg))
     assert reply["connect"]["client"]
 
 
 @pytest.mark.parametrize("bad", [
     token(key="another secret, also long enough for hs256"),
     token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048), alg="RS256"),
+    token(key=ec.generate_private_key(ec.SECP256R1()), alg="ES256"),
     "not.a.jwt",
     jwt.encode({"sub": "tok"}, "", algorithm="none"),
     token(sub=42),
