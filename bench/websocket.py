@@ -8,6 +8,8 @@ the same run (the ratio is the figure; absolute numbers drift on this shared mac
 * publish round trips: one connection sends publish commands (16 in flight), each
   through the PHP publish handler, on a channel nobody reads. Baseline: the bare server
   answering each command at once (no PHP).
+* the same two against rr with every client on the protobuf framing
+  (``centrifuge-protobuf``), beside rr's JSON row.
 
     python bench/websocket.py [--subscribers 1000] [--publications 50] [--seconds 5]
 """
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench/http.py would shadow the stdlib http module that aiohttp imports
@@ -30,6 +33,12 @@ sys.path[0] = str(ROOT)
 
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
+from google.protobuf.internal.decoder import _DecodeVarint  # type: ignore[attr-defined]  # noqa: E402
+from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[attr-defined]  # noqa: E402
+
+from rr.centrifuge.proto import client_protocol_pb2  # noqa: E402
+
+cpb: Any = client_protocol_pb2
 
 PUBLISH = '{{"id":{},"publish":{{"channel":"sink","data":{{"x":1}}}}}}'
 WORKER = f"php {ROOT / 'tests' / 'php' / 'centrifuge_worker.php'}"
@@ -78,24 +87,92 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"port {port} never opened")
 
 
-async def fan_out(url: str, n: int, k: int, proc: psutil.Process) -> tuple[float, float]:
+class JsonWire:
+    """What a client of the JSON framing sends and how it reads frames."""
+
+    protocols: tuple[str, ...] = ()
+    connect = '{"id":1,"connect":{}}'
+    subscribe = '{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"all"}}'
+
+    def flood(self, k: int) -> str:
+        return json.dumps({"id": 2, "rpc": {"method": "flood", "data": {
+            "channel": "all", "count": k, "size": 16}}})
+
+    def publish(self, i: int) -> str:
+        return PUBLISH.format(i)
+
+    def read(self, data: str) -> list[str]:
+        """Each message as "push", "reply:<id>" or "ping"."""
+        out = []
+        for line in data.split("\n"):
+            if '"push"' in line:
+                out.append("push")
+            elif line == "{}":
+                out.append("ping")
+            else:
+                out.append("reply:" + line[6:line.index(",")] if line.startswith('{"id":')
+                           else "reply:")
+        return out
+
+    pong = "{}"
+
+
+def _frame(*cmds: object) -> bytes:
+    out = b""
+    for c in cmds:
+        body = c.SerializeToString()  # type: ignore[attr-defined]
+        out += _VarintBytes(len(body)) + body
+    return out
+
+
+class ProtobufWire(JsonWire):
+    protocols = ("centrifuge-protobuf",)
+    connect = _frame(cpb.Command(id=1, connect=cpb.ConnectRequest()))  # type: ignore[assignment]
+    subscribe = _frame(cpb.Command(id=1, connect=cpb.ConnectRequest()),  # type: ignore[assignment]
+                       cpb.Command(id=2, subscribe=cpb.SubscribeRequest(channel="all")))
+    pong = b"\x00"  # type: ignore[assignment]
+
+    def flood(self, k: int) -> bytes:  # type: ignore[override]
+        data = json.dumps({"channel": "all", "count": k, "size": 16}).encode()
+        return _frame(cpb.Command(id=2, rpc=cpb.RPCRequest(method="flood", data=data)))
+
+    def publish(self, i: int) -> bytes:  # type: ignore[override]
+        return _frame(cpb.Command(id=i, publish=cpb.PublishRequest(channel="sink",
+                                                                    data=b'{"x":1}')))
+
+    def read(self, data: bytes) -> list[str]:  # type: ignore[override]
+        out, pos = [], 0
+        while pos < len(data):
+            size, pos = _DecodeVarint(data, pos)
+            r = cpb.Reply.FromString(data[pos:pos + size])
+            pos += size
+            out.append("push" if r.HasField("push") else f"reply:{r.id}" if r.id else "ping")
+        return out
+
+
+async def send(ws: aiohttp.ClientWebSocketResponse, msg: str | bytes) -> None:
+    await (ws.send_bytes(msg) if isinstance(msg, bytes) else ws.send_str(msg))
+
+
+async def fan_out(url: str, n: int, k: int, proc: psutil.Process,
+                  wire: JsonWire) -> tuple[float, float]:
     ready = asyncio.Queue[int]()
     done = asyncio.Event()
     counter = [0]
 
     async def sub(s: aiohttp.ClientSession) -> None:
-        async with s.ws_connect(url) as ws:
-            await ws.send_str('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"all"}}')
+        async with s.ws_connect(url, protocols=wire.protocols) as ws:
+            await send(ws, wire.subscribe)
             async for msg in ws:
-                for line in msg.data.split("\n"):
-                    if '"push"' in line:
+                for kind in wire.read(msg.data):
+                    if kind == "push":
                         counter[0] += 1
                         if counter[0] == n * k:
                             done.set()
-                    elif '"id":2' in line:
+                    elif kind == "reply:2":
                         await ready.put(1)
-                    elif line == "{}":
-                        await ws.send_str("{}")
+                    elif kind == "ping":
+                        await send(ws, wire.pong)
                 if done.is_set():
                     return
 
@@ -103,13 +180,12 @@ async def fan_out(url: str, n: int, k: int, proc: psutil.Process) -> tuple[float
         tasks = [asyncio.create_task(sub(s)) for _ in range(n)]
         for _ in range(n):
             await ready.get()
-        async with s.ws_connect(url) as pub:
-            await pub.send_str('{"id":1,"connect":{}}')
+        async with s.ws_connect(url, protocols=wire.protocols) as pub:
+            await send(pub, wire.connect)
             await pub.receive()
             cpu0 = sum(proc.cpu_times()[:2])
             start = time.perf_counter()
-            await pub.send_str(json.dumps({"id": 2, "rpc": {"method": "flood", "data": {
-                "channel": "all", "count": k, "size": 16}}}))
+            await send(pub, wire.flood(k))
             await asyncio.wait_for(done.wait(), 600)
             elapsed = time.perf_counter() - start
             cpu = sum(proc.cpu_times()[:2]) - cpu0
@@ -119,21 +195,24 @@ async def fan_out(url: str, n: int, k: int, proc: psutil.Process) -> tuple[float
     return n * k / elapsed, cpu / (n * k)
 
 
-async def round_trips(url: str, seconds: float, inflight: int = 16) -> float:
-    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
-        await ws.send_str('{"id":1,"connect":{}}')
+async def round_trips(url: str, seconds: float, wire: JsonWire, inflight: int = 16) -> float:
+    async with aiohttp.ClientSession() as s, s.ws_connect(url, protocols=wire.protocols) as ws:
+        await send(ws, wire.connect)
         await ws.receive()
         next_id, done = 2, 0
         end = time.perf_counter() + seconds
         start = time.perf_counter()
         for _ in range(inflight):
-            await ws.send_str(PUBLISH.format(next_id))
+            await send(ws, wire.publish(next_id))
             next_id += 1
         while time.perf_counter() < end:
             msg = await ws.receive()
-            for _line in msg.data.split("\n"):
+            for kind in wire.read(msg.data):
+                if kind == "ping":
+                    await send(ws, wire.pong)
+                    continue
                 done += 1
-                await ws.send_str(PUBLISH.format(next_id))
+                await send(ws, wire.publish(next_id))
                 next_id += 1
         return done / (time.perf_counter() - start)
 
@@ -145,9 +224,10 @@ def rr_config(ws: int, rpc: int) -> str:
             "    send_queue_size: 16777216\n  pool:\n    num_workers: 2\n")
 
 
-def measure(url: str, proc: psutil.Process, a: argparse.Namespace) -> tuple[float, float, float]:
-    rate, cpu = asyncio.run(fan_out(url, a.subscribers, a.publications, proc))
-    trips = asyncio.run(round_trips(url, a.seconds))
+def measure(url: str, proc: psutil.Process, a: argparse.Namespace,
+            wire: JsonWire) -> tuple[float, float, float]:
+    rate, cpu = asyncio.run(fan_out(url, a.subscribers, a.publications, proc, wire))
+    trips = asyncio.run(round_trips(url, a.seconds, wire))
     return rate, cpu, trips
 
 
@@ -163,7 +243,8 @@ def main() -> None:
     try:
         wait_port(port)
         rows.append(("bare-aiohttp", *measure(
-            f"ws://127.0.0.1:{port}/connection/websocket", psutil.Process(bare.pid), a)))
+            f"ws://127.0.0.1:{port}/connection/websocket", psutil.Process(bare.pid), a,
+            JsonWire())))
     finally:
         bare.terminate()
         bare.wait()
@@ -175,8 +256,9 @@ def main() -> None:
                               env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         try:
             wait_port(ws)
-            rows.append(("rr centrifuge", *measure(
-                f"ws://127.0.0.1:{ws}/connection/websocket", psutil.Process(rr.pid), a)))
+            url, proc = f"ws://127.0.0.1:{ws}/connection/websocket", psutil.Process(rr.pid)
+            rows.append(("rr centrifuge", *measure(url, proc, a, JsonWire())))
+            rows.append(("rr protobuf", *measure(url, proc, a, ProtobufWire())))
         finally:
             rr.terminate()
             rr.wait(60)
@@ -186,7 +268,8 @@ def main() -> None:
     for name, rate, cpu, trips in rows:
         print(f"{name:<16}{rate:>18,.0f}{cpu * 1e6:>12.1f}{trips:>14,.0f}")
     print(f"ratio rr/bare: fan-out {rows[1][1] / rows[0][1]:.2f}, "
-          f"publish {rows[1][3] / rows[0][3]:.2f}")
+          f"publish {rows[1][3] / rows[0][3]:.2f}; protobuf/json: fan-out "
+          f"{rows[2][1] / rows[1][1]:.2f}, publish {rows[2][3] / rows[1][3]:.2f}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,15 @@ class WebSocketConfig:
     join_leave: bool = False
     connect_timeout: float = 15.0
     redis: str = ""  # redis://host:port: publications cross rr instances
+    # JWT keys (Centrifugo's names); none set: a token is refused with 3500
+    token_hmac_secret_key: str = ""
+    token_rsa_public_key: str = ""  # PEM
+    token_ecdsa_public_key: str = ""  # PEM
+    token_audience: str = ""
+    token_issuer: str = ""
+    # a token-driven expiry closes this long after expire_at (Centrifugo's
+    # client_expired_close_delay): the clients refresh at expiry, not before
+    expired_close_delay: float = 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,4 +109,21 @@ def _websocket(s: Section) -> WebSocketConfig | None:
         presence=w.boolean("presence"), join_leave=w.boolean("join_leave"),
         connect_timeout=w.duration("connect_timeout", 15.0) or 15.0,
         redis=w.string("redis"),
+        token_hmac_secret_key=w.string("token_hmac_secret_key"),
+        token_rsa_public_key=_pem(w, "token_rsa_public_key"),
+        token_ecdsa_public_key=_pem(w, "token_ecdsa_public_key"),
+        token_audience=w.string("token_audience"), token_issuer=w.string("token_issuer"),
+        expired_close_delay=w.duration("expired_close_delay", 25.0),
     )
+
+
+def _pem(w: Section, key: str) -> str:
+    """A public key as PEM text, or the path of a PEM file."""
+    value = w.string(key)
+    if not value or value.lstrip().startswith("-----BEGIN"):
+        return value
+    if not os.path.isfile(value):
+        raise ConfigError(f"centrifuge.websocket.{key}: expected PEM text or a PEM file, "
+                          f"got {value!r}")
+    with open(value, encoding="utf-8") as f:
+        return f.read()

@@ -12,13 +12,15 @@ import logging
 from aiohttp import web
 
 from rr.centrifuge import codes
+from rr.centrifuge.codec import JSON, PROTOBUF
 from rr.centrifuge.config import WebSocketConfig
 from rr.centrifuge.hub import Hub
+from rr.centrifuge.tokens import Verifier
 from rr.centrifuge.ws import Connection
 from rr.pool.pool import Pool
 from rr.webserver import serve
 
-PROTOCOLS = ("centrifuge-json",)
+PROTOCOLS = ("centrifuge-json", "centrifuge-protobuf")
 
 
 class Endpoint:
@@ -29,6 +31,7 @@ class Endpoint:
         self.pool = pool
         self.log = log
         self.connections: set[Connection] = set()
+        self.verifier = Verifier(cfg)
         self.closing = False
         self._runner: web.AppRunner | None = None
 
@@ -49,15 +52,13 @@ class Endpoint:
             return web.Response(status=403, text="request origin is not authorized")
         if self.closing:
             return web.Response(status=503, text="shutting down")
-        fmt = request.query.get("format") or request.query.get("cf_protocol") or ""
-        if fmt == "protobuf" or "centrifuge-protobuf" in request.headers.get(
-                "Sec-WebSocket-Protocol", ""):
-            # the protobuf framing is not served yet: refuse before the upgrade
-            return web.Response(status=501, text="protobuf protocol is not served yet")
         ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=self.cfg.max_message_size,
                                    autoping=True, heartbeat=None)
         await ws.prepare(request)
-        conn = Connection(ws, self.hub, self.pool, self.cfg, self.log)
+        fmt = request.query.get("format") or request.query.get("cf_protocol") or ""
+        protobuf = fmt == "protobuf" or ws.ws_protocol == "centrifuge-protobuf"
+        conn = Connection(ws, self.hub, self.pool, self.cfg, self.log,
+                          PROTOBUF if protobuf else JSON, self.verifier)
         self.connections.add(conn)
         try:
             await conn.serve()

@@ -8,13 +8,15 @@ instances see it, as Centrifugo's Redis engine does.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from rr.centrifuge.codec import Codec
 
 
 class Client(Protocol):
@@ -22,6 +24,7 @@ class Client(Protocol):
 
     client_id: str
     user: str
+    codec: Codec
 
     def push(self, channel: str, kind: str, body: dict[str, Any]) -> None: ...
     def send_raw(self, data: bytes) -> None: ...
@@ -34,6 +37,8 @@ class Member:
     client: Client
     conn_info: Any = None  # parsed JSON or None
     chan_info: Any = None
+    emits: bool = False  # its subscribe / unsubscribe is announced (join / leave pushes)
+    join_leave: bool = False  # it receives the channel's join / leave pushes
 
 
 @dataclass(slots=True)
@@ -56,8 +61,7 @@ def info_json(m: Member) -> dict[str, Any]:
     return out
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-Relay = Callable[[str, dict[str, Any]], Awaitable[None]]
+Relay = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
 
 
 class Hub:
@@ -68,6 +72,7 @@ class Hub:
         self.channels: dict[str, dict[str, Member]] = {}
         self.streams: dict[str, Stream] = {}
         self.relay: Relay | None = None  # set when a broker carries publications
+        self._relaying: set[asyncio.Task[None]] = set()
 
     # -- membership ----------------------------------------------------------------------
     def add(self, c: Client) -> None:
@@ -86,9 +91,31 @@ class Hub:
     def unsubscribe(self, channel: str, c: Client) -> None:
         members = self.channels.get(channel)
         if members is not None:
-            members.pop(c.client_id, None)
+            m = members.pop(c.client_id, None)
             if not members:
                 del self.channels[channel]
+            if m is not None:
+                self.announce(channel, "leave", m)
+
+    # -- join / leave (spec §B.7: only to subscriptions that asked for them) -------------
+    def announce(self, channel: str, kind: str, m: Member) -> None:
+        """A ``join`` or ``leave`` push for ``m``; through the broker when there is one,
+        so the channel's members on every instance see it."""
+        if not m.emits:
+            return
+        info = info_json(m)
+        if self.relay is None:
+            self.deliver_presence(channel, kind, info)
+            return
+        task = asyncio.get_running_loop().create_task(self.relay(channel, {kind: info}))
+        self._relaying.add(task)
+        task.add_done_callback(self._relaying.discard)
+
+    def deliver_presence(self, channel: str, kind: str, info: dict[str, Any]) -> None:
+        members = self.channels.get(channel)
+        if members:
+            fan_out((m for m in members.values() if m.join_leave),
+                    {"push": {"channel": channel, kind: {"info": info}}})
 
     def subscribers(self) -> int:
         return sum(len(m) for m in self.channels.values())
@@ -118,10 +145,7 @@ class Hub:
                 s.pubs.popleft()
         members = self.channels.get(channel)
         if members:
-            # encoded once for every subscriber: the fan-out's hot path
-            frame = _dumps({"push": {"channel": channel, "pub": pub}}).encode()
-            for m in list(members.values()):
-                m.client.send_raw(frame)
+            fan_out(members.values(), {"push": {"channel": channel, "pub": pub}})
         return offset, epoch
 
     def _stream(self, channel: str) -> Stream:
@@ -185,6 +209,13 @@ class Hub:
                 m.client.server_unsubscribe(channel, 2000, "server unsubscribe")
 
 
-def raw_json(data: bytes) -> Any:
-    """Bytes that must be JSON (spec §B.3); raises ValueError otherwise."""
-    return json.loads(data) if data else None
+def fan_out(members: Any, msg: dict[str, Any]) -> None:
+    """One message to many members, encoded once per framing (the hot path)."""
+    frames: dict[str, bytes] = {}
+    for m in list(members):
+        codec = m.client.codec
+        frame = frames.get(codec.name)
+        if frame is None:
+            frame = frames[codec.name] = codec.encode(msg)
+        m.client.send_raw(frame)
+

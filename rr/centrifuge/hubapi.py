@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rr.centrifuge import codes
+from rr.centrifuge.codec import JSON
 from rr.centrifuge.hub import Hub
 from rr.centrifuge.proto import api_pb2
 
@@ -29,9 +30,9 @@ def _data(raw: bytes) -> Any:
 def _info(d: dict[str, Any]) -> Any:
     out = pb.ClientInfo(user=d.get("user", ""), client=d.get("client", ""))
     if "conn_info" in d:
-        out.conn_info = json.dumps(d["conn_info"]).encode()
+        out.conn_info = JSON.raw(d["conn_info"])
     if "chan_info" in d:
-        out.chan_info = json.dumps(d["chan_info"]).encode()
+        out.chan_info = JSON.raw(d["chan_info"])
     return out
 
 
@@ -94,7 +95,7 @@ def local_methods(hub: Hub) -> dict[str, Method]:
         pubs, offset, epoch = got
         result = pb.HistoryResult(epoch=epoch, offset=offset)
         for p in pubs:
-            m = result.publications.add(data=json.dumps(p["data"]).encode(),
+            m = result.publications.add(data=JSON.raw(p["data"]),
                                         offset=p.get("offset", 0))
             if "info" in p:
                 m.info.CopyFrom(_info(p["info"]))

@@ -10,6 +10,7 @@ import json
 import logging
 from typing import Any
 
+from rr.centrifuge.codec import JSON
 from rr.centrifuge.hub import Hub
 
 PREFIX = "rr.centrifuge."
@@ -33,7 +34,7 @@ class RedisRelay:
         self.hub.relay = self.publish
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(PREFIX + channel, json.dumps(message, separators=(",", ":")))
+        await self._redis.publish(PREFIX + channel, JSON.encode(message))
 
     async def _listen(self, pubsub: Any) -> None:
         try:
@@ -43,7 +44,11 @@ class RedisRelay:
                 channel = msg["channel"].decode()[len(PREFIX):]
                 try:
                     body = json.loads(msg["data"])
-                    self.hub.deliver(channel, body["pub"], bool(body.get("skip_history")))
+                    if "pub" in body:
+                        self.hub.deliver(channel, body["pub"], bool(body.get("skip_history")))
+                    for kind in ("join", "leave"):
+                        if kind in body:
+                            self.hub.deliver_presence(channel, kind, body[kind])
                 except (ValueError, KeyError, TypeError) as e:
                     self.log.warning("bad relayed publication", extra={"fields": {
                         "channel": channel, "error": str(e)}})

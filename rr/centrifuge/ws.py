@@ -1,6 +1,7 @@
-"""One client connection of the built-in endpoint: Centrifugo client protocol v2 with
-JSON framing (spec §B.2–B.8); every event PHP must see goes through the proxy requests
-of §B.9, so the same PHP handlers serve rr's endpoint and a real Centrifugo.
+"""One client connection of the built-in endpoint: Centrifugo client protocol v2 in JSON
+or protobuf framing (spec §B.2–B.8, rr.centrifuge.codec); every event PHP must see goes
+through the proxy requests of §B.9, so the same PHP handlers serve rr's endpoint and a
+real Centrifugo.
 
 Writes go through a bounded queue drained by one task: a client that reads slower than
 it is sent to is disconnected with 3008 instead of growing rr's memory.
@@ -9,40 +10,39 @@ it is sent to is disconnected with 3008 instead of growing rr's memory.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from rr.centrifuge import codes
+from rr.centrifuge.codec import JSON, BadFrame, Codec
+from rr.centrifuge.codes import Closed, require_channel
 from rr.centrifuge.config import WebSocketConfig
-from rr.centrifuge.hub import Hub, Member, raw_json
+from rr.centrifuge.expiry import Timers, ttl
+from rr.centrifuge.hub import Hub, Member
 from rr.centrifuge.proto import proxy_pb2
 from rr.centrifuge.proxy import call_worker
+from rr.centrifuge.refresh import Refreshing
+from rr.centrifuge.tokens import ConnectGrant, InvalidToken, SubGrant, TokenExpired, Verifier
 from rr.pool.pool import Pool
 
 pb: Any = proxy_pb2
 MAX_CHANNELS = 128
 _ENDS = frozenset({WSMsgType.ERROR, WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED})
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-class Closed(Exception):
-    """Ends the connection with a close frame."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-class Connection:
+class Connection(Refreshing):
     def __init__(self, ws: web.WebSocketResponse, hub: Hub, pool: Pool, cfg: WebSocketConfig,
-                 log: logging.Logger) -> None:
+                 log: logging.Logger, codec: Codec = JSON,
+                 verifier: Verifier | None = None) -> None:
         self.ws = ws
+        self.codec = codec
+        self.verifier = verifier or Verifier(cfg)
         self.hub = hub
         self.pool = pool
         self.cfg = cfg
@@ -53,6 +53,12 @@ class Connection:
         self.conn_info: Any = None
         self.authed = False
         self.subs: set[str] = set()
+        self.server_subs: set[str] = set()  # from connect: expiry closes 3006
+        self.token_auth = False  # connection expiry is token-driven
+        self.expire_at = 0
+        self._token_subs: set[str] = set()  # channels whose expiry is token-driven
+        self._timers = Timers(self._timer_failed)
+        self._after: list[Callable[[], None]] = []  # run once the reply is queued
         self._queue: list[bytes] = []
         self._queued = 0
         self._wake = asyncio.Event()
@@ -62,10 +68,11 @@ class Connection:
     # -- writing -------------------------------------------------------------------------
     def send(self, msg: dict[str, Any]) -> None:
         if self._close is None:
-            self.send_raw(_dumps(msg).encode())
+            self.send_raw(self.codec.encode(msg))
 
     def send_raw(self, data: bytes) -> None:
-        """Queue one encoded JSON message; past ``send_queue_size`` bytes: 3008 slow."""
+        """Queue one message encoded by ``self.codec``; past ``send_queue_size`` bytes:
+        3008 slow."""
         if self._close is not None:
             return
         self._queued += len(data)
@@ -94,9 +101,11 @@ class Connection:
             if self._queue:
                 batch, self._queue = self._queue, []
                 self._queued = 0
+                frame = self.codec.join(batch)
+                sent = self.ws.send_bytes(frame) if isinstance(frame, bytes) \
+                    else self.ws.send_str(frame)
                 try:
-                    await asyncio.wait_for(self.ws.send_str(b"\n".join(batch).decode()),
-                                           timeout=max(1.0, self.cfg.ping_interval))
+                    await asyncio.wait_for(sent, timeout=max(1.0, self.cfg.ping_interval))
                 except (TimeoutError, ConnectionError, RuntimeError):
                     self.disconnect(*codes.WRITE_ERROR)
             if self._close is not None:
@@ -136,6 +145,7 @@ class Connection:
         finally:
             if pinger is not None:
                 pinger.cancel()
+            self._timers.cancel_all()
             self.hub.remove(self)
             self.disconnect(*codes.CONNECTION_CLOSED)
             try:
@@ -157,19 +167,14 @@ class Connection:
                 return
 
     async def _frame(self, msg: Any) -> bool:
-        if msg.type == WSMsgType.TEXT:
-            data = msg.data
-        elif msg.type == WSMsgType.BINARY:
-            data = msg.data.decode("utf-8", "replace")
-        else:  # ping/pong frames are answered by aiohttp; anything else ends the read
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            # ping/pong frames are answered by aiohttp; anything else ends the read
             return msg.type not in _ENDS
-        for line in data.strip().split("\n"):
-            try:
-                cmd = json.loads(line)
-            except (ValueError, RecursionError):
-                raise Closed(*codes.BAD_REQUEST) from None
-            if not isinstance(cmd, dict):
-                raise Closed(*codes.BAD_REQUEST)
+        try:
+            commands = self.codec.decode(msg.data)
+        except BadFrame:
+            raise Closed(*codes.BAD_REQUEST) from None
+        for cmd in commands:
             await self._command(cmd)
         return True
 
@@ -207,12 +212,18 @@ class Connection:
             self.send({"id": cid, "error": e.json()})
             return
         self.send({"id": cid, name: result})
+        self._flush_after()
+
+    def _flush_after(self) -> None:
+        after, self._after = self._after, []
+        for job in after:
+            job()
 
     # -- proxy to PHP --------------------------------------------------------------------
     def _common(self, req: Any) -> Any:
         req.client = self.client_id
         req.transport = "websocket"
-        req.protocol = "json"
+        req.protocol = self.codec.name
         req.encoding = "json"
         return req
 
@@ -233,43 +244,77 @@ class Connection:
         return out.result
 
     async def _connect(self, cid: int, body: dict[str, Any]) -> None:
-        if body.get("token"):
-            # no token secret is configured: tokens are never accepted as proof
+        """A token is the proof when keys are configured (PHP is not asked, as with
+        Centrifugo); without a token PHP's connect handler decides."""
+        raw_subs = body.get("subs")
+        subs: dict[str, Any] = raw_subs if isinstance(raw_subs, dict) else {}
+        if body.get("token") and not self.verifier.enabled:
+            # no key is configured: a token is never accepted as proof
             self.send({"id": cid, "error": {"code": 101, "message": "unauthorized"}})
             raise Closed(*codes.INVALID_TOKEN)
-        req = self._common(pb.ConnectRequest())
-        req.data = _raw(body.get("data"))
-        req.name = str(body.get("name", ""))
-        req.version = str(body.get("version", ""))
-        subs = body.get("subs") or {}
-        req.channels.extend(str(k) for k in subs)
         try:
-            res = await self._php("connect", req, pb.ConnectResponse)
+            if body.get("token"):
+                grant = self._verify(lambda: self.verifier.connect(str(body["token"])))
+                data, self.token_auth = None, True
+            else:
+                grant, data = await self._php_connect(body, subs)
         except codes.ReplyError as e:
             self.send({"id": cid, "error": e.json()})
             await self._drain_after_error()
             return
-        self.user = res.user
-        self.meta = bytes(res.meta)
-        self.conn_info = _parse(res.info)
+        self.user, self.meta, self.conn_info = grant.user, grant.meta, grant.info
         self.authed = True
         self.hub.add(self)
         reply: dict[str, Any] = {"client": self.client_id, "version": "rr",
                                  "ping": int(self.cfg.ping_interval), "pong": True}
-        data = _parse(res.data)
         if data is not None:
             reply["data"] = data
         server_subs: dict[str, Any] = {}
-        chans = list(res.channels) + [c for c in res.subs if c not in res.channels]
-        for ch in chans:
-            opts = res.subs.get(ch) if ch in res.subs else None
-            server_subs[ch] = self._join(ch, _parse(opts.info) if opts else None,
-                                         subs.get(ch) if isinstance(subs, dict) else None)
-            if opts is not None and opts.data:
-                server_subs[ch]["data"] = _parse(opts.data)
+        for ch in grant.channels + [c for c in grant.subs if c not in grant.channels]:
+            opts = grant.subs.get(ch) or SubGrant()
+            server_subs[ch] = self._join(ch, opts, subs.get(ch))
+            self.server_subs.add(ch)
+            if opts.data is not None:
+                server_subs[ch]["data"] = opts.data
+            if not self.token_auth:
+                self._sub_expires(ch, opts.expire_at, by_token=False)
         if server_subs:
             reply["subs"] = server_subs
+        self._conn_expires(grant.expire_at)
+        if self.token_auth and self.expire_at:
+            reply.update(expires=True, ttl=ttl(self.expire_at))
         self.send({"id": cid, "connect": reply})
+        self._flush_after()
+
+    def _verify(self, check: Any) -> Any:
+        """A token check: expired → error 109 (the client fetches a new token), anything
+        else wrong → close 3500 invalid token."""
+        try:
+            grant = check()
+        except TokenExpired:
+            raise codes.ReplyError(*codes.TOKEN_EXPIRED) from None
+        except InvalidToken as e:
+            self.log.info("centrifuge token refused", extra={"fields": {"error": str(e)}})
+            raise Closed(*codes.INVALID_TOKEN) from None
+        if grant.expire_at and grant.expire_at <= time.time():
+            raise codes.ReplyError(*codes.TOKEN_EXPIRED)
+        return grant
+
+    async def _php_connect(self, body: dict[str, Any],
+                           subs: dict[str, Any]) -> tuple[ConnectGrant, Any]:
+        req = self._common(pb.ConnectRequest())
+        req.data = self.codec.raw(body.get("data"))
+        req.name = str(body.get("name", ""))
+        req.version = str(body.get("version", ""))
+        req.channels.extend(str(k) for k in subs)
+        res = await self._php("connect", req, pb.ConnectResponse)
+        grant = ConnectGrant(
+            user=res.user, info=self.codec.payload(res.info), meta=bytes(res.meta),
+            expire_at=res.expire_at, channels=list(res.channels),
+            subs={ch: SubGrant(info=self.codec.payload(o.info),
+                               data=self.codec.payload(o.data), expire_at=o.expire_at)
+                  for ch, o in res.subs.items()})
+        return grant, self.codec.payload(res.data)
 
     async def _drain_after_error(self) -> None:
         """After a refused connect the connection is unusable: anything more is 3501."""
@@ -279,10 +324,18 @@ class Connection:
                 return
             raise Closed(*codes.BAD_REQUEST)
 
-    def _join(self, channel: str, chan_info: Any, recover: Any) -> dict[str, Any]:
-        """Subscribe in the hub; the SubscribeResult with stream position and recovery."""
+    def _join(self, channel: str, grant: SubGrant, request: Any) -> dict[str, Any]:
+        """Subscribe in the hub; the SubscribeResult with stream position and recovery.
+        The join push goes out after the reply (``_after``): a client learns of its own
+        subscription before it sees pushes for it."""
         self.subs.add(channel)
-        self.hub.subscribe(channel, Member(self, self.conn_info, chan_info))
+        asked = isinstance(request, dict) and bool(request.get("join_leave"))
+        emits = self.cfg.join_leave if grant.join_leave is None else grant.join_leave
+        m = Member(self, self.conn_info, grant.info, emits=emits,
+                   join_leave=(asked and emits) or grant.force_push_join_leave)
+        self.hub.subscribe(channel, m)
+        self._after.append(lambda: self.hub.announce(channel, "join", m))
+        recover = request
         out: dict[str, Any] = {}
         if not self.hub.history_size:
             return out
@@ -299,38 +352,58 @@ class Connection:
         return out
 
     async def _subscribe(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
+        channel = require_channel(body)
         if len(channel) > 255:
             raise codes.ReplyError(*codes.BAD_REQUEST_ERR)
         if channel in self.subs:
             raise codes.ReplyError(*codes.ALREADY_SUBSCRIBED)
         if len(self.subs) >= MAX_CHANNELS:
             raise codes.ReplyError(*codes.LIMIT_EXCEEDED)
-        req = self._common(pb.SubscribeRequest())
-        req.user, req.channel, req.meta = self.user, channel, self.meta
-        req.token = str(body.get("token", ""))
-        req.data = _raw(body.get("data"))
-        res = await self._php("subscribe", req, pb.SubscribeResponse)
-        out = self._join(channel, _parse(res.info), body)
-        if res.data:
-            out["data"] = _parse(res.data)
+        token = str(body.get("token") or "")
+        if token and self.verifier.enabled:
+            grant: SubGrant = self._verify(
+                lambda: self.verifier.subscribe(token, self.user, channel))
+        else:  # PHP decides (and sees the token when no key is configured)
+            req = self._common(pb.SubscribeRequest())
+            req.user, req.channel, req.meta, req.token = self.user, channel, self.meta, token
+            req.data = self.codec.raw(body.get("data"))
+            res = await self._php("subscribe", req, pb.SubscribeResponse)
+            grant = SubGrant(info=self.codec.payload(res.info),
+                             data=self.codec.payload(res.data), expire_at=res.expire_at)
+            if res.HasField("override"):
+                o = res.override
+                if o.HasField("join_leave"):
+                    grant.join_leave = o.join_leave.value
+                grant.force_push_join_leave = o.force_push_join_leave.value
+        out = self._join(channel, grant, body)
+        if grant.data is not None:
+            out["data"] = grant.data
+        by_token = bool(token and self.verifier.enabled)
+        self._sub_expires(channel, grant.expire_at, by_token)
+        if by_token and grant.expire_at:
+            out.update(expires=True, ttl=ttl(grant.expire_at))
         return out
 
     async def _unsubscribe(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
-        self.subs.discard(channel)
-        self.hub.unsubscribe(channel, self)
+        self._leave(require_channel(body))
         return {}
 
+    def _leave(self, channel: str) -> None:
+        self.subs.discard(channel)
+        self.server_subs.discard(channel)
+        self._token_subs.discard(channel)
+        self._timers.cancel("sub:" + channel)
+        self.hub.unsubscribe(channel, self)
+
     async def _publish(self, body: dict[str, Any]) -> dict[str, Any]:
-        channel = _channel(body)
+        channel = require_channel(body)
         if "data" not in body:
             raise Closed(*codes.BAD_REQUEST)
         req = self._common(pb.PublishRequest())
         req.user, req.channel, req.meta = self.user, channel, self.meta
-        req.data = _raw(body["data"])
+        req.data = self.codec.raw(body["data"])
         res = await self._php("publish", req, pb.PublishResponse)
-        data = _parse(res.data) if res.data else body["data"]
+        data = self.codec.payload(res.data) if res.data else body["data"]
         info = {"client": self.client_id, "user": self.user}
         if self.conn_info is not None:
             info["conn_info"] = self.conn_info
@@ -341,20 +414,20 @@ class Connection:
         req = self._common(pb.RPCRequest())
         req.user, req.meta = self.user, self.meta
         req.method = str(body.get("method", ""))
-        req.data = _raw(body.get("data"))
+        req.data = self.codec.raw(body.get("data"))
         res = await self._php("rpc", req, pb.RPCResponse)
-        data = _parse(res.data)
+        data = self.codec.payload(res.data)
         return {} if data is None else {"data": data}
 
     async def _presence(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.cfg.presence:
             raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-        return {"presence": self.hub.presence(_channel(body))}
+        return {"presence": self.hub.presence(require_channel(body))}
 
     async def _presence_stats(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.cfg.presence:
             raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-        clients, users = self.hub.presence_stats(_channel(body))
+        clients, users = self.hub.presence_stats(require_channel(body))
         return {"num_clients": clients, "num_users": users}
 
     async def _history(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -364,7 +437,7 @@ class Connection:
         pos = (int(since.get("offset", 0)), str(since.get("epoch", ""))) \
             if isinstance(since, dict) else None
         limit = body.get("limit", 0)
-        got = self.hub.history(_channel(body), int(limit) if limit else 0,
+        got = self.hub.history(require_channel(body), int(limit) if limit else 0,
                                pos, bool(body.get("reverse")))
         if got is None:
             raise codes.ReplyError(*codes.UNRECOVERABLE)
@@ -374,30 +447,3 @@ class Connection:
             out["publications"] = pubs
         return out
 
-    async def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        # token refresh needs token auth, which the built-in endpoint does not serve
-        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-
-    async def _sub_refresh(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise codes.ReplyError(*codes.NOT_AVAILABLE_ERR)
-
-
-def _channel(body: dict[str, Any]) -> str:
-    channel = body.get("channel")
-    if not isinstance(channel, str) or not channel:
-        raise Closed(*codes.BAD_REQUEST)
-    return channel
-
-
-def _raw(value: Any) -> bytes:
-    """A JSON value from the client as the raw JSON bytes PHP decodes."""
-    return b"" if value is None else _dumps(value).encode()
-
-
-def _parse(data: bytes) -> Any:
-    if not data:
-        return None
-    try:
-        return raw_json(bytes(data))
-    except ValueError:
-        return None

@@ -28,6 +28,7 @@ class StandInApi:
     replies: dict[str, bytes] = field(default_factory=dict)
     server: grpc.Server | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    credentials: grpc.ServerCredentials | None = None  # TLS instead of plain h2c
 
     def start(self) -> StandInApi:
         api = self
@@ -47,7 +48,10 @@ class StandInApi:
 
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         self.server.add_generic_rpc_handlers((Handler(),))
-        self.server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if self.credentials is not None:
+            self.server.add_secure_port(f"127.0.0.1:{self.port}", self.credentials)
+        else:
+            self.server.add_insecure_port(f"127.0.0.1:{self.port}")
         self.server.start()
         return self
 
@@ -70,14 +74,15 @@ class CentrifugeRR:
 
 
 def centrifuge_config(*, proxy_port: int, api_port: int, rpc: str, ws_port: int = 0,
-                      ws_extra: str = "", workers: int = 2, top: str = "") -> str:
+                      ws_extra: str = "", workers: int = 2, top: str = "",
+                      extra: str = "") -> str:
     ws = ""
     if ws_port:
         ws = f"  websocket:\n    address: 127.0.0.1:{ws_port}\n" + ws_extra
     return (f'version: "3"\nserver:\n  command: "{php_worker("centrifuge_worker.php")}"\n'
             f"rpc:\n  listen: tcp://{rpc}\n"
             f"centrifuge:\n  proxy_address: tcp://127.0.0.1:{proxy_port}\n"
-            f"  grpc_api_address: tcp://127.0.0.1:{api_port}\n{ws}"
+            f"  grpc_api_address: tcp://127.0.0.1:{api_port}\n{extra}{ws}"
             f"  pool:\n    num_workers: {workers}\n    allocate_timeout: 60s\n{top}")
 
 
@@ -89,15 +94,16 @@ def start_rr(tmp_path: Path) -> Iterator[Start]:
     made: list[CentrifugeRR] = []
 
     def start(ws: bool = False, ws_extra: str = "", workers: int = 2, top: str = "",
-              sub: str = "") -> CentrifugeRR:
+              sub: str = "", extra: str = "", env: dict[str, str] | None = None,
+              api_credentials: grpc.ServerCredentials | None = None) -> CentrifugeRR:
         workdir = tmp_path / sub if sub else tmp_path
         workdir.mkdir(exist_ok=True)
-        api = StandInApi(free_port()).start()
+        api = StandInApi(free_port(), credentials=api_credentials).start()
         proxy_port, rpc = free_port(), f"127.0.0.1:{free_port()}"
         ws_port = free_port() if ws else 0
         rr = RRProcess(centrifuge_config(proxy_port=proxy_port, api_port=api.port, rpc=rpc,
                                          ws_port=ws_port, ws_extra=ws_extra, workers=workers,
-                                         top=top), workdir)
+                                         top=top, extra=extra), workdir, env=env)
         c = CentrifugeRR(rr, f"127.0.0.1:{proxy_port}", rpc, api, ws_port)
         made.append(c)
         rr.start(timeout=60)

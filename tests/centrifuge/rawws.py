@@ -4,14 +4,17 @@ stop reading (slow reader), send garbage, or flood connects."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import struct
+from collections import deque
+from typing import Any
 
 
 class RawWS:
     def __init__(self, port: int, path: str = "/connection/websocket", rcvbuf: int = 0,
-                 origin: str = "") -> None:
+                 origin: str = "", protocol: str = "") -> None:
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -19,6 +22,8 @@ class RawWS:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"Origin: {origin}\r\n" if origin else ""
+        if protocol:
+            extra += f"Sec-WebSocket-Protocol: {protocol}\r\n"
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
@@ -30,7 +35,9 @@ class RawWS:
                 break
             head += chunk
         self.status = int(head.split(b" ", 2)[1]) if head else 0
+        self.head = head.decode("latin-1")
         self._buf = b""
+        self._later: deque[dict[str, Any]] = deque()  # JSON messages not asked for yet
 
     def send(self, text: str | bytes, opcode: int = 1) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -72,12 +79,48 @@ class RawWS:
                 return code, data[2:].decode("utf-8", "replace")
 
     def text(self) -> str:
+        return self.data(1).decode()
+
+    def data(self, opcode: int = 2) -> bytes:
+        """The next frame of ``opcode`` (1 text, 2 binary)."""
         while True:
             op, data = self.frame()
-            if op == 1:
-                return data.decode()
+            if op == opcode:
+                return data
             if op == 8:
                 raise ConnectionError(f"closed: {data!r}")
+
+    # -- JSON protocol helpers: replies by id, pushes in order, pings answered ----------
+    def _message(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.text().split("\n"):
+            msg = json.loads(line)
+            if msg == {}:
+                self.send("{}")  # a server ping
+            else:
+                out.append(msg)
+        return out
+
+    def ask(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Sends a command; its reply. Pushes that come first are kept for ``push``."""
+        self.send(json.dumps(cmd))
+        reply: dict[str, Any] | None = None
+        while reply is None:
+            for msg in self._message():  # a frame may hold the reply and pushes after it
+                if reply is None and msg.get("id") == cmd["id"]:
+                    reply = msg
+                else:
+                    self._later.append(msg)
+        return reply
+
+    def push(self) -> dict[str, Any]:
+        """The next push (the body of ``{"push": …}``)."""
+        while True:
+            while self._later:
+                msg = self._later.popleft()
+                if "push" in msg:
+                    return msg["push"]  # type: ignore[no-any-return]
+            self._later.extend(self._message())
 
     def close(self) -> None:
         self.sock.close()

@@ -54,3 +54,21 @@ def test_websocket_keys() -> None:
 def test_websocket_errors(ws: dict[str, object], text: str) -> None:
     with pytest.raises(ConfigError, match=text):
         load({"websocket": ws})
+
+
+def test_token_keys(tmp_path: Path) -> None:
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+    path = tmp_path / "ec.pem"
+    path.write_text(pem)
+    ws = load({"websocket": {"address": "127.0.0.1:8000", "token_hmac_secret_key": "k",
+                             "token_rsa_public_key": pem, "token_ecdsa_public_key": str(path),
+                             "token_audience": "a", "token_issuer": "i",
+                             "expired_close_delay": "2s"}}).websocket
+    assert ws is not None
+    assert (ws.token_hmac_secret_key, ws.token_audience, ws.token_issuer) == ("k", "a", "i")
+    assert ws.token_rsa_public_key == pem and ws.token_ecdsa_public_key == pem
+    assert ws.expired_close_delay == 2.0
+    default = load({"websocket": {"address": "127.0.0.1:8000"}}).websocket
+    assert default is not None and default.expired_close_delay == 25.0
+    with pytest.raises(ConfigError, match="websocket.token_rsa_public_key"):
+        load({"websocket": {"address": "127.0.0.1:8000", "token_rsa_public_key": "/nope.pem"}})

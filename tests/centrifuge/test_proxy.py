@@ -4,6 +4,7 @@ the PHP worker calls centrifuge.* which rr forwards to a stand-in API server."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,6 +12,7 @@ import pytest
 
 from rr.centrifuge.proto import api_pb2, proxy_pb2
 from tests.centrifuge.conftest import CentrifugeRR, Start
+from tests.grpc.certs import make as make_certs
 
 pb: Any = proxy_pb2
 api: Any = api_pb2
@@ -82,7 +84,7 @@ def test_subscribe_publish_refresh_subrefresh(proxy_rr: CentrifugeRR) -> None:
 def test_rpc_sees_fields_headers_and_mode(proxy_rr: CentrifugeRR) -> None:
     echo = rpc(proxy_rr, "echo", {"x": 1})
     assert echo == {"data": {"x": 1}, "user": "u1", "type": "rpc", "meta": {"m": 1},
-                    "client": "c1", "transport": "websocket"}
+                    "client": "c1", "transport": "websocket", "protocol": "json"}
     headers = rpc(proxy_rr, "headers", {}, metadata=(("x-token", "abc"),))
     assert headers["type"] == ["rpc"] and headers["x-token"] == ["abc"]
     assert rpc(proxy_rr, "mode", {}) == {"mode": "centrifuge"}
@@ -127,3 +129,25 @@ def test_api_errors_reach_php(proxy_rr: CentrifugeRR) -> None:
     proxy_rr.api.stop()  # Centrifugo down: the gRPC error text reaches PHP
     out = rpc(proxy_rr, "api", {"method": "Info", "body": ""})
     assert "rpc error: code = Unavailable" in out["error"]
+
+
+def test_api_over_tls_with_a_client_certificate(start_rr: Start, tmp_path: Path) -> None:
+    """``centrifuge.tls``: rr dials Centrifugo's API over TLS with the key pair as its
+    client certificate and verifies the server against the roots (here the test CA, put
+    in place of the system roots through gRPC's own root-file variable)."""
+    certs = make_certs(tmp_path)
+    creds = grpc.ssl_server_credentials(
+        [(certs.server_key.read_bytes(), certs.server_cert.read_bytes())],
+        root_certificates=certs.ca.read_bytes(), require_client_auth=True)
+    c = start_rr(extra=f"  tls:\n    key: {certs.client_key}\n    cert: {certs.client_cert}\n",
+                 env={"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(certs.ca)},
+                 api_credentials=creds)
+    c.api.replies["Publish"] = api.PublishResponse(
+        result=api.PublishResult(offset=9)).SerializeToString()
+    out = rpc(c, "publish", {"channel": "tls", "message": {"t": 1}})
+    assert api.PublishResult.FromString(bytes.fromhex(out["result"])).offset == 9
+    assert [m for m, _, _ in c.api.calls] == ["Publish"]
+    # the same server refuses a client without the certificate: rr's pair is what passed
+    with grpc.secure_channel(f"127.0.0.1:{c.api.port}", grpc.ssl_channel_credentials(
+            certs.ca.read_bytes())) as ch, pytest.raises(grpc.RpcError):
+        ch.unary_unary("/centrifugal.centrifugo.api.CentrifugoApi/Info")(b"", timeout=30)

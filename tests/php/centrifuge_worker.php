@@ -11,7 +11,11 @@
  *   broadcast, presence, stats, kick (centrifuge.Disconnect), flood (count publications
  *   of size bytes), fail (error frame),
  *   crash (exit), slow (sleeps data.ms).
- * refresh / subrefresh: extended by an hour.
+ * connect data.expire_in / subscribe "short*" channels: expire_at that many (1) seconds on;
+ *   data.expiring_subs: server-side subscriptions expiring in a second.
+ * refresh / subrefresh: user "crasher" → the worker exits; user "doomed" / channel
+ *   "shortdoomed*" → expired; otherwise
+ *   extended by an hour with info {refreshed: type}.
  */
 
 declare(strict_types=1);
@@ -31,7 +35,8 @@ function rpc(Request $r): void
     switch ($r->method) {
         case 'echo':
             $r->respond(['data' => ['data' => $d, 'user' => $r->user, 'type' => $r->type,
-                'meta' => $r->meta, 'client' => $r->client, 'transport' => $r->transport]]);
+                'meta' => $r->meta, 'client' => $r->client, 'transport' => $r->transport,
+                'protocol' => $r->protocol]]);
             return;
         case 'headers':
             $r->respond(['data' => $r->headers]);
@@ -96,15 +101,18 @@ while (($r = $worker->waitRequest()) !== null) {
                 } else {
                     $user = (string)($r->data['user'] ?? 'anon');
                     $r->respond(['user' => $user, 'info' => ['name' => $user],
+                        'expire_at' => isset($r->data['expire_in']) ? time() + (int)$r->data['expire_in'] : 0,
                         'data' => ['hello' => $user, 'name' => $r->name],
-                        'channels' => $r->data['server_subs'] ?? [], 'meta' => ['m' => $user]]);
+                        'channels' => $r->data['server_subs'] ?? [], 'meta' => ['m' => $user],
+                        'subs' => array_fill_keys($r->data['expiring_subs'] ?? [], ['expire_at' => time() + 1])]);
                 }
                 break;
             case 'subscribe':
                 if (str_starts_with($r->channel, 'forbidden')) {
                     $r->error(103, 'permission denied');
                 } else {
-                    $r->respond(['info' => ['ch' => $r->channel], 'data' => ['welcome' => $r->channel]]);
+                    $r->respond(['info' => ['ch' => $r->channel], 'data' => ['welcome' => $r->channel],
+                        'expire_at' => str_starts_with($r->channel, 'short') ? time() + 1 : 0]);
                 }
                 break;
             case 'publish':
@@ -121,7 +129,14 @@ while (($r = $worker->waitRequest()) !== null) {
                 break;
             case 'refresh':
             case 'subrefresh':
-                $r->respond(['expire_at' => time() + 3600, 'info' => ['refreshed' => $r->type]]);
+                if ($r->user === 'crasher') {
+                    exit(1);  // a worker dying on a refresh request
+                }
+                if ($r->user === 'doomed' || str_starts_with($r->channel ?? '', 'shortdoomed')) {
+                    $r->respond(['expired' => true]);
+                } else {
+                    $r->respond(['expire_at' => time() + 3600, 'info' => ['refreshed' => $r->type]]);
+                }
                 break;
             default:
                 $r->error(108, 'not available');
