@@ -14,6 +14,11 @@ from typing import Any, Protocol
 from rr.errors import RRError
 from rr.pipeline.job import Job
 
+#: Set on a dead-lettered copy (and on a listed beanstalk buried job): the pipeline it
+#: came from, and why it was given up.
+DEAD_LETTER_FROM = "rr-dead-letter-from"
+DEAD_LETTER_REASON = "rr-dead-letter-reason"
+
 
 class DeadLetterSession(Protocol):
     async def read(self, limit: int | None, offset: int) -> list[tuple[Job, Any]]:

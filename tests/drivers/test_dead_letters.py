@@ -54,7 +54,8 @@ class DeadLetters:
     """rr with a consumed pipeline whose three failing jobs land in a dead-letter
     pipeline of the same driver, plus the CLI views on them."""
 
-    def __init__(self, driver: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    def __init__(self, driver: str, request: pytest.FixtureRequest, tmp_path: Path,
+                 dead_letter: bool = True) -> None:
         BROKERS[driver](request)
         suite = SUITES[driver]()
         self.tag = tag = uuid.uuid4().hex[:8]
@@ -63,14 +64,18 @@ class DeadLetters:
         self.records = tmp_path / "records.jsonl"
         self.records.touch()
         self.rpc = f"tcp://127.0.0.1:{free_port()}"
-        work_cfg = {**suite.pipeline_config(self.work), "dead_letter": self.dead}
+        work_cfg = suite.pipeline_config(self.work)
+        if dead_letter:
+            work_cfg["dead_letter"] = self.dead
+        else:   # the failed jobs stay in the work pipeline (beanstalk buries them)
+            self.dead = self.work
         self.config = {
             "version": "3", "rpc": {"listen": self.rpc},
             "server": {"command": php_worker("jobs_recorder.php")},
             "jobs": {"pool": {"num_workers": 2}, "consume": [self.work],
-                     "pipelines": {self.work: {"driver": driver, "config": work_cfg},
-                                   self.dead: {"driver": driver,
-                                               "config": suite.pipeline_config(self.dead)}}},
+                     "pipelines": {self.dead: {"driver": driver,
+                                               "config": suite.pipeline_config(self.dead)},
+                                   self.work: {"driver": driver, "config": work_cfg}}},
             **suite.connection_sections(None)}
         self.ids = [f"{tag}-{i}" for i in range(3)]
         self.rr: RRProcess | None = None
@@ -106,7 +111,8 @@ class DeadLetters:
 
 @pytest.fixture
 def dead_letters(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeadLetters]:
-    dl = DeadLetters(request.param, request, tmp_path)
+    driver, _, variant = request.param.partition(":")
+    dl = DeadLetters(driver, request, tmp_path, dead_letter=variant != "buried")
     yield dl
     if dl.rr is not None:
         try:
@@ -160,3 +166,30 @@ def test_one_dead_letter_is_replayed_by_id_and_the_rest_survive_a_restart(
     wait_for(lambda: dl.seen(first) == 2 and dl.seen(last) == 2, 60, 0.3, "replayed jobs")
     assert dl.listed() == []
     assert dl.seen(middle) == 2
+
+
+@pytest.mark.parametrize("dead_letters", ["beanstalk:buried"], indirect=True)
+def test_buried_jobs_of_a_consumed_tube_are_listed_in_order_and_replayed(
+        dead_letters: DeadLetters) -> None:
+    """Without a dead-letter pipeline a failed beanstalk job is buried in its own, consumed
+    tube: listing walks the buried list once round (reserve-job, bury again) and leaves it
+    in its old order; replay without --to puts a job back into its own pipeline."""
+    dl = dead_letters
+    dl.start()
+    dl.push_failing()
+    order = dl.listed()
+    assert sorted(order) == sorted(dl.ids)
+    assert dl.listed() == order   # the round trip kept the buried order
+    assert dl.listed("--limit", "2", "--offset", "1") == order[1:]
+    out = dl.cli("jobs", "dlq", "list", dl.work)
+    assert "buried" in out.stdout and dl.work in out.stdout
+
+    first, middle, last = order
+    out = dl.cli("jobs", "dlq", "replay", dl.work, "--id", middle)
+    assert out.returncode == 0 and "replayed 1 job(s)" in out.stdout, out.stderr
+    wait_for(lambda: dl.seen(middle) == 2, 60, 0.3, "the replayed job")
+    assert dl.listed() == [first, last]
+    out = dl.cli("jobs", "dlq", "replay", dl.work)
+    assert out.returncode == 0 and "replayed 2 job(s)" in out.stdout, out.stderr
+    wait_for(lambda: all(dl.seen(j) == 2 for j in dl.ids), 60, 0.3, "replayed jobs")
+    assert dl.listed() == []
