@@ -42,7 +42,6 @@ from rr.drivers.beanstalk_client import (
 from rr.drivers.beanstalk_dlq import buried_jobs, mark_buried, ready_jobs
 from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import (
-    Delivery,
     Driver,
     PipelineOptions,
     PipelineState,
@@ -50,12 +49,12 @@ from rr.pipeline.driver import (
     join_tasks,
 )
 from rr.pipeline.job import Headers, Job, headers_from_json
+from rr.pipeline.settle import STOPPED, ConsumeLoops, SettleOnce
 
 log = logging.getLogger("rr.jobs.beanstalk")
 
 DRIVER = "beanstalk"
 DEDUCED = "deduced_by_rr"
-STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 NO_GLOBAL = ("no global beanstalk configuration, global configuration should contain "
              "beanstalk addrs and timeout")
 PUSH_RETRY_FOR = 60.0
@@ -96,26 +95,21 @@ def decode_job(body: bytes, pipeline: str, pipeline_priority: int) -> Job:
                delay=int(opts.get("delay") or 0), auto_ack=opts.get("auto_ack") is True)
 
 
-class BeanstalkDelivery(Delivery):
+class BeanstalkDelivery(SettleOnce):
     def __init__(self, driver: BeanstalkDriver, reserved: Reserved, job: Job,
                  conn: Connection) -> None:
-        self.driver = driver
+        self.driver: BeanstalkDriver = driver
         self.bs_id = reserved.id
         self.job = job
         self.conn = conn   # the connection that reserved it (None of ours may settle it)
-        self.settled = False
-        self.auto_acked = False
 
     def context(self) -> bytes:
         return self.job.context_bytes(DRIVER, queue=self.driver.tube)
 
     def _take(self) -> bool:
-        if self.driver.stopped:
-            raise RRError(STOPPED)
-        if self.settled:
-            return False
-        self.driver.release(self)
-        return not self.auto_acked and self.conn.open
+        """Settle once, on the reserving connection while it lives (when it died,
+        beanstalkd released the job already)."""
+        return self._claim() and self.conn.open
 
     async def ack(self) -> None:
         if self._take():
@@ -141,7 +135,7 @@ class BeanstalkDelivery(Delivery):
         await self.ack()
 
 
-class BeanstalkDriver(Driver):
+class BeanstalkDriver(ConsumeLoops, Driver):
     kind = DRIVER
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -174,14 +168,6 @@ class BeanstalkDriver(Driver):
         self._connected = True
         self._last_error = ""
         self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
-    def _check_open(self) -> None:
-        if self._stopped:
-            raise RRError(STOPPED)
 
     def _down(self, what: str, exc: BaseException) -> None:
         self._connected, self._last_error = False, f"{what}: {describe(exc)}"
@@ -253,12 +239,7 @@ class BeanstalkDriver(Driver):
         await self.run()
 
     async def pause(self) -> None:
-        self._check_open()
-        if not self._consuming:
-            raise RRError("no active listeners, nothing to pause")
-        self._consuming = False
-        self._slots.set()
-        await join_tasks(self._tasks, timeout=self.reserve_timeout + 3.0)
+        await self._pause_loops(timeout=self.reserve_timeout + 3.0)
 
     async def _dial_consumer(self) -> None:
         if self._consumer.open:

@@ -45,7 +45,6 @@ from rr.drivers.nats_acks import AckBatcher
 from rr.drivers.nats_fetch import Fetcher
 from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import (
-    Delivery,
     Driver,
     PipelineOptions,
     PipelineState,
@@ -53,12 +52,12 @@ from rr.pipeline.driver import (
     join_tasks,
 )
 from rr.pipeline.job import Headers, Job, headers_from_json
+from rr.pipeline.settle import STOPPED, ConsumeLoops, SettleOnce
 
 log = logging.getLogger("rr.jobs.nats")
 
 DRIVER = "nats"
 DEDUCED = "deduced_by_rr"
-STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 NOT_BEFORE = "Rr-Not-Before"
 NO_GLOBAL = ("no global nats configuration, global configuration should contain NATS URL")
 #: how long one push keeps retrying while NATS is unreachable (jobs.timeout's default)
@@ -125,33 +124,22 @@ def durable_name(text: str) -> str:
     return re.sub(r"[\s.*>/\\]", "_", text) or "rr"
 
 
-class NATSDelivery(Delivery):
+class NATSDelivery(SettleOnce):
     def __init__(self, driver: NATSDriver, msg: Msg, job: Job, seq: int) -> None:
-        self.driver = driver
+        self.driver: NATSDriver = driver
         self.msg = msg
         self.job = job
         self.seq = seq   # stream sequence (parsing msg.metadata again costs per job)
-        self.settled = False
-        self.auto_acked = False
 
     def context(self) -> bytes:
         return self.job.context_bytes(DRIVER, queue=self.driver.stream)
 
-    def _begin(self) -> bool:
-        """True when this call is the one that settles the message."""
-        if self.driver.stopped:
-            raise RRError(STOPPED)
-        if self.settled:
-            return False
-        self.driver.release(self)
-        return not self.auto_acked
-
     async def ack(self) -> None:
-        if self._begin():
+        if self._claim():
             await self.driver.ack_msg(self.msg, self.seq)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
-        if not self._begin():
+        if not self._claim():
             return
         if requeue is False:
             await self.msg.term()
@@ -170,11 +158,11 @@ class NATSDelivery(Delivery):
         clone = self.job.requeued(merged, delay)
         # the copy first, then the ack: a crash in between duplicates, never loses
         await self.driver.publish(clone)
-        if self._begin():
+        if self._claim():
             await self.driver.ack_msg(self.msg, self.seq)
 
 
-class NATSDriver(Driver):
+class NATSDriver(ConsumeLoops, Driver):
     kind = DRIVER
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -306,19 +294,11 @@ class NATSDriver(Driver):
             with contextlib.suppress(*NETWORK_ERRORS, NotFoundError):
                 await self._js.delete_msg(self.stream, seq)
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
     def release(self, delivery: NATSDelivery) -> None:
         delivery.settled = True
         if self._inflight.get(delivery.seq) is delivery:
             del self._inflight[delivery.seq]
         self._slots.set()
-
-    def _check_open(self) -> None:
-        if self._stopped:
-            raise RRError(STOPPED)
 
     # -- consuming ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -335,13 +315,7 @@ class NATSDriver(Driver):
         await self.run()
 
     async def pause(self) -> None:
-        self._check_open()
-        if not self._consuming:
-            raise RRError("no active listeners, nothing to pause")
-        self._consuming = False
-        self._slots.set()
-        # jobs already handed to the core keep running; their acks still go out
-        await join_tasks(self._tasks, timeout=3.0)
+        await self._pause_loops(timeout=3.0)
         await self._return_leftovers()
 
     async def _return_leftovers(self) -> None:
