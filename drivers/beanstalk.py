@@ -15,8 +15,8 @@ Differences from RoadRunner, on purpose:
   copy and leaving the original reserved, which ran the job twice after the TTR;
 * a plain Nack (worker error or crash) releases the job for redelivery; RoadRunner deleted
   it, so a crashed worker lost its job;
-* Nack without requeue ``bury``-s the job: buried jobs are the dead letters of a tube, to
-  be listed and kicked back (``rr jobs dlq``) or deleted by an operator;
+* Nack without requeue ``bury``-s the job: buried jobs are the dead letters of a tube,
+  listed and replayed by ``rr jobs dlq`` (beanstalk_dlq) or kicked by an operator;
 * stop releases the jobs this rr reserved but never started, so they are ready at once;
 * the resume error says ``beanstalk listener is already in the active state`` (RoadRunner
   said ``sqs``).
@@ -39,9 +39,9 @@ from rr.drivers.beanstalk_client import (
     Reserved,
     TimedOut,
 )
+from rr.drivers.beanstalk_dlq import buried_jobs, mark_buried, ready_jobs
 from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import (
-    Delivery,
     Driver,
     PipelineOptions,
     PipelineState,
@@ -49,12 +49,12 @@ from rr.pipeline.driver import (
     join_tasks,
 )
 from rr.pipeline.job import Headers, Job, headers_from_json
+from rr.pipeline.settle import STOPPED, ConsumeLoops, SettleOnce
 
 log = logging.getLogger("rr.jobs.beanstalk")
 
 DRIVER = "beanstalk"
 DEDUCED = "deduced_by_rr"
-STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 NO_GLOBAL = ("no global beanstalk configuration, global configuration should contain "
              "beanstalk addrs and timeout")
 PUSH_RETRY_FOR = 60.0
@@ -95,26 +95,21 @@ def decode_job(body: bytes, pipeline: str, pipeline_priority: int) -> Job:
                delay=int(opts.get("delay") or 0), auto_ack=opts.get("auto_ack") is True)
 
 
-class BeanstalkDelivery(Delivery):
+class BeanstalkDelivery(SettleOnce):
     def __init__(self, driver: BeanstalkDriver, reserved: Reserved, job: Job,
                  conn: Connection) -> None:
-        self.driver = driver
+        self.driver: BeanstalkDriver = driver
         self.bs_id = reserved.id
         self.job = job
         self.conn = conn   # the connection that reserved it (None of ours may settle it)
-        self.settled = False
-        self.auto_acked = False
 
     def context(self) -> bytes:
         return self.job.context_bytes(DRIVER, queue=self.driver.tube)
 
     def _take(self) -> bool:
-        if self.driver.stopped:
-            raise RRError(STOPPED)
-        if self.settled:
-            return False
-        self.driver.release(self)
-        return not self.auto_acked and self.conn.open
+        """Settle once, on the reserving connection while it lives (when it died,
+        beanstalkd released the job already)."""
+        return self._claim() and self.conn.open
 
     async def ack(self) -> None:
         if self._take():
@@ -140,7 +135,7 @@ class BeanstalkDelivery(Delivery):
         await self.ack()
 
 
-class BeanstalkDriver(Driver):
+class BeanstalkDriver(ConsumeLoops, Driver):
     kind = DRIVER
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -168,18 +163,11 @@ class BeanstalkDriver(Driver):
         self._offer = getattr(sink, "offer", None)
         self._slots = asyncio.Event()
         self._consuming = False
+        self._consumed = False    # ever consumed: its ready jobs are work, not dead letters
         self._stopped = False
         self._connected = True
         self._last_error = ""
         self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
-    def _check_open(self) -> None:
-        if self._stopped:
-            raise RRError(STOPPED)
 
     def _down(self, what: str, exc: BaseException) -> None:
         self._connected, self._last_error = False, f"{what}: {describe(exc)}"
@@ -243,7 +231,7 @@ class BeanstalkDriver(Driver):
         if self._consuming:
             raise RRError(f"{DRIVER} listener is already in the active state")
         await join_tasks(self._tasks)
-        self._consuming = True
+        self._consuming = self._consumed = True
         self._tasks = [asyncio.create_task(self._consume_loop(), name=f"bs-{self.pipeline}"),
                        asyncio.create_task(self._keeper_loop(), name=f"bs-ttr-{self.pipeline}")]
 
@@ -251,12 +239,7 @@ class BeanstalkDriver(Driver):
         await self.run()
 
     async def pause(self) -> None:
-        self._check_open()
-        if not self._consuming:
-            raise RRError("no active listeners, nothing to pause")
-        self._consuming = False
-        self._slots.set()
-        await join_tasks(self._tasks, timeout=self.reserve_timeout + 3.0)
+        await self._pause_loops(timeout=self.reserve_timeout + 3.0)
 
     async def _dial_consumer(self) -> None:
         if self._consumer.open:
@@ -337,30 +320,31 @@ class BeanstalkDriver(Driver):
 
     # -- dead letters (rr jobs dlq) -------------------------------------------------------
     async def dead_letters(self, limit: int | None, offset: int) -> list[tuple[Job, int]]:
-        """The ready jobs of the tube, in beanstalkd's order: reserved on a connection of
-        its own, then all released again unchanged (same id, priority: the order stays).
-        A dead-letter pipeline is not consumed, so every job in its tube is a dead letter.
-        Reference = the beanstalkd job id (a ready job may be deleted by anyone)."""
+        """The tube's buried jobs, then - unless this pipeline consumed - its ready jobs,
+        read on a connection of its own (beanstalk_dlq). Reference = the job id."""
         conn = Connection(self.address, self.timeout)
-        held: list[Reserved] = []
         try:
             await conn.connect()
+            await conn.use(self.tube)
             await conn.watch(self.tube)
             if self.tube != "default":
                 await conn.ignore("default")
-            while limit is None or len(held) < offset + limit:
-                try:
-                    held.append(await conn.reserve(0))
-                except TimedOut:
-                    break
-            for r in held:
-                await conn.release(r.id, self.tube_priority, 0)
+            buried = await buried_jobs(conn, self.tube)
+            ready: list[Reserved] = []
+            if not self._consumed:
+                want = None if limit is None else max(0, offset + limit - len(buried))
+                ready = await ready_jobs(conn, want, self.tube_priority)
         except RECOVERABLE as e:
             raise RRError(f"beanstalk pipeline {self.pipeline}: {describe(e)}") from e
         finally:
             await conn.close()   # anything still reserved is released by beanstalkd
-        return [(decode_job(r.body, self.pipeline, self.priority), r.id)
-                for r in held[offset:]]
+        found = [(mark_buried(self._decode(r), self.pipeline), r.id) for r in buried]
+        found += [(self._decode(r), r.id) for r in ready]
+        found = found[offset:]
+        return found if limit is None else found[:limit]
+
+    def _decode(self, r: Reserved) -> Job:
+        return decode_job(r.body, self.pipeline, self.priority)
 
     async def forget(self, ref: int) -> None:
         conn = Connection(self.address, self.timeout)

@@ -172,6 +172,19 @@ class Connection:
             return None
         return Reserved(int(words[1]), data)
 
+    async def reserve_job(self, job_id: int) -> Reserved | None:
+        """Reserve one job by id, whatever its state (beanstalkd 1.12+), buried included."""
+        words, data = await self._call(f"reserve-job {job_id}".encode())
+        if self._expect(words, "RESERVED", NOT_FOUND)[0] == NOT_FOUND:
+            return None
+        return Reserved(int(words[1]), data)
+
+    async def stats_job(self, job_id: int) -> dict[str, str]:
+        words, data = await self._call(f"stats-job {job_id}".encode())
+        if self._expect(words, "OK", NOT_FOUND)[0] == NOT_FOUND:
+            return {}
+        return parse_stats(data)
+
     async def stats_tube(self, tube: str) -> dict[str, str]:
         words, data = await self._call(f"stats-tube {tube}".encode())
         if words[0] == NOT_FOUND:

@@ -34,8 +34,10 @@ from rr.drivers.kafka_config import (
     connection_kwargs,
     parse_pipeline,
 )
+from rr.drivers.kafka_dlq import MARKER, KafkaDeadLetters
 from rr.drivers.kafka_offsets import PartitionOffsets
 from rr.errors import RRError
+from rr.pipeline.deadletters import HeldDeadLetters
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
 
@@ -147,7 +149,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._driver.position_new_partitions(list(assigned))
 
 
-class KafkaDriver(Driver):
+class KafkaDriver(HeldDeadLetters, Driver):
     kind = "kafka"
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -165,6 +167,11 @@ class KafkaDriver(Driver):
         self._consuming = False
         self._connected = True
         self.stopped = False
+
+    @property
+    def connection(self) -> dict[str, Any]:
+        """Client keyword arguments (brokers, SASL, TLS) shared by every client."""
+        return self._conn
 
     # connections -------------------------------------------------------------------
     async def _ensure_producer(self) -> AIOKafkaProducer:
@@ -267,6 +274,24 @@ class KafkaDriver(Driver):
         await self._send(producer, record.topic, job, record.partition,
                          encode_headers(job, job.pipeline, job.priority))
 
+    async def produce_marker(self, topic: str, partition: int, offset: int,
+                             header: str) -> None:
+        """A dead-letter replay marker naming ``offset`` (see kafka_dlq)."""
+        producer = await self._ensure_producer()
+        try:
+            await producer.send_and_wait(topic, b"", partition=partition,
+                                         headers=[(header, str(offset).encode())])
+        except KafkaError as exc:
+            raise RRError(f"kafka: marking {topic}/{partition}@{offset} as replayed "
+                          f"failed: {exc!r}") from exc
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> Job:
+        return decode_record(record, self.pipeline, self.options.priority)
+
+    def dead_letter_session(self) -> KafkaDeadLetters:
+        """Dead letters are listed and replayed in place (see kafka_dlq)."""
+        return KafkaDeadLetters(self)
+
     # consuming ---------------------------------------------------------------------
     async def _ensure_consumer(self) -> AIOKafkaConsumer:
         await self._ensure_producer()
@@ -350,6 +375,10 @@ class KafkaDriver(Driver):
                         offsets = self.offsets[tp] = PartitionOffsets()
                     job = decode_record(record, self.pipeline, self.options.priority)
                     offsets.delivered(record.offset)
+                    if MARKER in job.headers:  # a dead-letter replay marker, not a job
+                        offsets.settle(record.offset)
+                        self.commit_soon()
+                        continue
                     try:
                         await self.sink(KafkaDelivery(self, record, offsets, job))
                     except asyncio.CancelledError:
@@ -443,6 +472,8 @@ class KafkaDriver(Driver):
         await self._stop_polling()
         with contextlib.suppress(Exception):
             await self.flush_commits()
+        with contextlib.suppress(Exception):
+            await self.dead_letters_done()
         self.stopped = True
         for task in (self._commit_task, self._monitor_task):
             if task is not None:

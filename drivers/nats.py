@@ -41,9 +41,10 @@ from nats.errors import TimeoutError as NATSTimeoutError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
+from rr.drivers.nats_acks import AckBatcher
+from rr.drivers.nats_fetch import Fetcher
 from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import (
-    Delivery,
     Driver,
     PipelineOptions,
     PipelineState,
@@ -51,12 +52,12 @@ from rr.pipeline.driver import (
     join_tasks,
 )
 from rr.pipeline.job import Headers, Job, headers_from_json
+from rr.pipeline.settle import STOPPED, ConsumeLoops, SettleOnce
 
 log = logging.getLogger("rr.jobs.nats")
 
 DRIVER = "nats"
 DEDUCED = "deduced_by_rr"
-STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 NOT_BEFORE = "Rr-Not-Before"
 NO_GLOBAL = ("no global nats configuration, global configuration should contain NATS URL")
 #: how long one push keeps retrying while NATS is unreachable (jobs.timeout's default)
@@ -123,33 +124,22 @@ def durable_name(text: str) -> str:
     return re.sub(r"[\s.*>/\\]", "_", text) or "rr"
 
 
-class NATSDelivery(Delivery):
+class NATSDelivery(SettleOnce):
     def __init__(self, driver: NATSDriver, msg: Msg, job: Job, seq: int) -> None:
-        self.driver = driver
+        self.driver: NATSDriver = driver
         self.msg = msg
         self.job = job
         self.seq = seq   # stream sequence (parsing msg.metadata again costs per job)
-        self.settled = False
-        self.auto_acked = False
 
     def context(self) -> bytes:
         return self.job.context_bytes(DRIVER, queue=self.driver.stream)
 
-    def _begin(self) -> bool:
-        """True when this call is the one that settles the message."""
-        if self.driver.stopped:
-            raise RRError(STOPPED)
-        if self.settled:
-            return False
-        self.driver.release(self)
-        return not self.auto_acked
-
     async def ack(self) -> None:
-        if self._begin():
+        if self._claim():
             await self.driver.ack_msg(self.msg, self.seq)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
-        if not self._begin():
+        if not self._claim():
             return
         if requeue is False:
             await self.msg.term()
@@ -168,11 +158,11 @@ class NATSDelivery(Delivery):
         clone = self.job.requeued(merged, delay)
         # the copy first, then the ack: a crash in between duplicates, never loses
         await self.driver.publish(clone)
-        if self._begin():
+        if self._claim():
             await self.driver.ack_msg(self.msg, self.seq)
 
 
-class NATSDriver(Driver):
+class NATSDriver(ConsumeLoops, Driver):
     kind = DRIVER
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -186,6 +176,7 @@ class NATSDriver(Driver):
         self.subject = o.string("subject", "default") or "default"
         self.stream = o.string("stream", "default-stream") or "default-stream"
         self.prefetch = max(1, o.integer("prefetch", 100 if o.declared else 10))
+        self._refill_at = max(1, self.prefetch // 2)
         self.delete_after_ack = o.boolean("delete_after_ack", False)
         self.delete_stream_on_stop = o.boolean("delete_stream_on_stop", False)
         self.deliver_new = o.boolean("deliver_new", False)
@@ -197,6 +188,8 @@ class NATSDriver(Driver):
         self._nc: NATS | None = None
         self._js: Any = None
         self._sub: Any = None
+        self._fetcher: Fetcher | None = None
+        self._acks = AckBatcher(self.pipeline, NETWORK_ERRORS)
         self._inflight: dict[int, NATSDelivery] = {}
         self._offer = getattr(sink, "offer", None)
         self._slots = asyncio.Event()
@@ -293,24 +286,19 @@ class NATSDriver(Driver):
 
     # -- settling -------------------------------------------------------------------------
     async def ack_msg(self, msg: Msg, seq: int) -> None:
+        if not self.delete_after_ack:
+            self._acks.ack(msg)   # batched with its neighbours (nats_acks)
+            return
         await msg.ack()
-        if self.delete_after_ack and self._js is not None:
+        if self._js is not None:
             with contextlib.suppress(*NETWORK_ERRORS, NotFoundError):
                 await self._js.delete_msg(self.stream, seq)
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
 
     def release(self, delivery: NATSDelivery) -> None:
         delivery.settled = True
         if self._inflight.get(delivery.seq) is delivery:
             del self._inflight[delivery.seq]
         self._slots.set()
-
-    def _check_open(self) -> None:
-        if self._stopped:
-            raise RRError(STOPPED)
 
     # -- consuming ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -327,17 +315,19 @@ class NATSDriver(Driver):
         await self.run()
 
     async def pause(self) -> None:
-        self._check_open()
-        if not self._consuming:
-            raise RRError("no active listeners, nothing to pause")
-        self._consuming = False
-        self._slots.set()
-        # jobs already handed to the core keep running; their acks still go out
-        await join_tasks(self._tasks, timeout=3.0)
+        await self._pause_loops(timeout=3.0)
+        await self._return_leftovers()
 
-    async def _subscribe(self) -> Any:
+    async def _return_leftovers(self) -> None:
+        """Messages received for a pull request but never handed out go back at once
+        (``nak``), not after ack_wait."""
+        for msg in self._fetcher.leftovers() if self._fetcher is not None else []:
+            with contextlib.suppress(*NETWORK_ERRORS):
+                await msg.nak()
+
+    async def _subscribe(self) -> Fetcher:
         js = await self._client()
-        if self._sub is None:
+        if self._sub is None or self._fetcher is None:
             config = api.ConsumerConfig(
                 ack_policy=api.AckPolicy.EXPLICIT, max_ack_pending=self.prefetch,
                 ack_wait=self.ack_wait,
@@ -345,19 +335,23 @@ class NATSDriver(Driver):
                 else api.DeliverPolicy.ALL)
             self._sub = await js.pull_subscribe(self.subject, durable=self.consumer,
                                                 stream=self.stream, config=config)
-        return self._sub
+            self._fetcher = Fetcher(self._sub)
+        return self._fetcher
 
     async def _consume_loop(self) -> None:
         pause = 0.1
         while self._consuming:
             free = self.prefetch - len(self._inflight)
-            if free <= 0:
+            # refill in batches: a fetch is a request round trip, and fetching whenever
+            # one slot freed up made most fetches carry a single message. Half the
+            # prefetch window still waits in rr meanwhile, so workers never starve.
+            if free <= 0 or (self._inflight and free < self._refill_at):
                 self._slots.clear()
                 await self._slots.wait()
                 continue
             try:
-                sub = await self._subscribe()
-                msgs = await sub.fetch(batch=free, timeout=1.0)
+                fetcher = await self._subscribe()
+                msgs = await fetcher.fetch(free, 1.0)
                 pause = 0.1
                 self._connected, self._last_error = True, ""
             except NATSTimeoutError:
@@ -430,7 +424,9 @@ class NATSDriver(Driver):
                 with contextlib.suppress(*NETWORK_ERRORS):
                     await d.msg.nak()
                 d.settled = True
+        await self._return_leftovers()
         self._inflight.clear()
+        await self._acks.flush()
         await self._close(delete_stream=self.delete_stream_on_stop)
 
     async def destroy(self) -> None:

@@ -47,7 +47,6 @@ from rr.config import Section
 from rr.drivers.redis_acks import AckBuffer
 from rr.errors import ConfigError, RRError, describe
 from rr.pipeline.driver import (
-    Delivery,
     Driver,
     PipelineOptions,
     PipelineState,
@@ -55,6 +54,7 @@ from rr.pipeline.driver import (
     join_tasks,
 )
 from rr.pipeline.job import Headers, Job, headers_from_json
+from rr.pipeline.settle import STOPPED, ConsumeLoops, SettleOnce
 
 log = logging.getLogger("rr.jobs.redis")
 
@@ -63,7 +63,6 @@ PAYLOAD_FIELD = b"payload"
 DEDUCED = "deduced_by_rr"
 #: how long one push keeps retrying while redis is unreachable (jobs.timeout's default)
 PUSH_RETRY_FOR = 60.0
-STOPPED = "failed to acknowledge the JOB, the pipeline is probably stopped"
 
 #: errors that mean "the broker is unreachable right now" (retry with backoff)
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
@@ -309,29 +308,20 @@ class Backoff:
 
 
 # -- delivery -----------------------------------------------------------------------------
-class RedisDelivery(Delivery):
+class RedisDelivery(SettleOnce):
     def __init__(self, driver: RedisDriver, entry_id: str, job: Job) -> None:
-        self.driver = driver
+        self.driver: RedisDriver = driver
         self.entry_id = entry_id
         self.job = job
-        self.settled = False
-        # auto_ack jobs were acked on receipt; later operations do not touch the original
-        self.auto_acked = False
 
     def context(self) -> bytes:
         return self.job.context_bytes(DRIVER, queue=self.driver.stream)
 
     async def ack(self) -> None:
-        driver = self.driver
-        if driver.stopped:
-            raise RRError(STOPPED)
-        if self.settled:
-            return
-        if not self.auto_acked:
+        if self._claim():
             # sent with the next batch (redis_acks): until then the entry stays pending, so
             # a crash in between means a redelivery, not a loss
-            driver.ack_later(self.entry_id)
-        driver.release(self)
+            self.driver.ack_later(self.entry_id)
 
     async def nack(self, requeue: bool | None = None, delay: int = 0) -> None:
         if requeue is None:
@@ -348,7 +338,7 @@ class RedisDelivery(Delivery):
 
 
 # -- driver -------------------------------------------------------------------------------
-class RedisDriver(Driver):
+class RedisDriver(ConsumeLoops, Driver):
     kind = DRIVER
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -424,10 +414,6 @@ class RedisDriver(Driver):
     async def _nap(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-
-    def _check_open(self) -> None:
-        if self._stopped:
-            raise RRError(STOPPED)
 
     # -- producing ------------------------------------------------------------------------
     async def push(self, job: Job) -> None:
@@ -507,10 +493,6 @@ class RedisDriver(Driver):
             pipe.xdel(self.stream, *ids)
         await pipe.execute()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
-
     def ack_later(self, entry_id: str) -> None:
         self._acks.add(entry_id)
 
@@ -548,14 +530,11 @@ class RedisDriver(Driver):
         await self.run()
 
     async def pause(self) -> None:
-        self._check_open()
-        if not self._consuming:
-            raise RRError("no active listeners, nothing to pause")
-        self._consuming = False
+        await self._pause_loops(timeout=self.block_ms / 1000 + 2.0)
+
+    def _wake_loops(self) -> None:
         self._wake.set()
         self._slots.set()
-        # jobs already handed to the core keep running (spec: pause never purges the PQ)
-        await join_tasks(self._tasks, timeout=self.block_ms / 1000 + 2.0)
 
     async def _free_slots(self) -> int:
         """Wait until at least half the prefetch window is free: reading one entry per

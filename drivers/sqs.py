@@ -34,7 +34,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rr.drivers.sqs_config import MAX_DELAY, SQSPipelineConfig, parse_pipeline
 from rr.drivers.sqs_deletes import DeleteBatcher
+from rr.drivers.sqs_dlq import SQSDeadLetters
 from rr.errors import RRError, describe
+from rr.pipeline.deadletters import HeldDeadLetters
 from rr.pipeline.driver import Delivery, Driver, PipelineOptions, PipelineState, Sink
 from rr.pipeline.job import Headers, Job
 
@@ -186,7 +188,7 @@ class SQSDelivery(Delivery):
         self._done()
 
 
-class SQSDriver(Driver):
+class SQSDriver(HeldDeadLetters, Driver):
     kind = "sqs"
 
     def __init__(self, options: PipelineOptions, sink: Sink) -> None:
@@ -253,6 +255,13 @@ class SQSDriver(Driver):
         if self._endpoint is None:
             await asyncio.sleep(1)  # AWS: a new queue is not usable right away
         return url
+
+    async def client(self) -> Any:
+        """The SQS client, connected and the queue declared (``url`` is set)."""
+        return await self._ensure()
+
+    def decode(self, message: dict[str, Any]) -> Job:
+        return decode_message(message, self.pipeline, self.options.priority)
 
     def _mark(self, ok: bool, what: str = "", exc: BaseException | None = None) -> None:
         if ok and not self._connected:
@@ -480,6 +489,7 @@ class SQSDriver(Driver):
         if self.stopped:
             return
         await self._stop_loop()
+        await self.dead_letters_done()
         await self._deletes.flush()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -490,6 +500,10 @@ class SQSDriver(Driver):
         self.stopped = True
         await self._stack.aclose()
         self._client = None
+
+    def dead_letter_session(self) -> SQSDeadLetters:
+        """Dead letters are listed and replayed in place (see sqs_dlq)."""
+        return SQSDeadLetters(self)
 
     async def state(self) -> PipelineState:
         st = PipelineState(pipeline=self.pipeline, driver=self.kind, queue=self.url,

@@ -5,11 +5,16 @@ on 3.11: a job's settlement (ack, nack, requeue) usually completes without waiti
 memory, kafka, redis and amqp drivers only record it - and then costs no task and no loop
 iteration. When it does wait (an SQS DeleteMessage, a requeue round trip), the rest runs
 in a task, so the worker that ran the job can take the next one meanwhile.
+
+The first steps and the task share one copied context, as they would in one task: a
+library that sets a context variable before its first wait and resets it after (the
+AWS SDK does, around every call) would otherwise reset it in another context and fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Coroutine
 from typing import Any
 
@@ -18,11 +23,12 @@ def start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
     """Step ``coro`` until it first waits; None when it already finished, else the task
     that finishes it. Its exceptions are raised here if they happen before the first wait,
     and by the task after."""
+    ctx = contextvars.copy_context()
     try:
-        waiting_on = coro.send(None)
+        waiting_on = ctx.run(coro.send, None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_finish(coro, waiting_on))
+    return asyncio.get_running_loop().create_task(_finish(coro, waiting_on), context=ctx)
 
 
 async def _finish(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:

@@ -15,14 +15,15 @@ from typing import Any
 
 from rr.durations import parse_duration
 from rr.errors import ConfigError
+from rr.pipeline.deadletters import DEAD_LETTER_FROM as DEAD_LETTER_FROM
+from rr.pipeline.deadletters import DEAD_LETTER_REASON as DEAD_LETTER_REASON
 from rr.pipeline.driver import PipelineOptions
 from rr.pipeline.job import Headers
 
+# DEAD_LETTER_FROM/REASON are re-exported: they live with the driver contract because a
+# driver sets them too (beanstalk's listed buried jobs).
 #: Which delivery of a job the worker is handling: 1 on the first, absent = 1.
 ATTEMPT_HEADER = "rr-attempt"
-#: Set on a dead-lettered copy: the pipeline it came from, and why it was given up.
-DEAD_LETTER_FROM = "rr-dead-letter-from"
-DEAD_LETTER_REASON = "rr-dead-letter-reason"
 
 
 def attempt_of(headers: Headers) -> int:

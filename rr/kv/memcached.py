@@ -5,6 +5,9 @@ ServerList; a server listed twice gets twice the keys), so rr and a Go RoadRunne
 same servers find each other's keys. aiomcache talks to one server, so the routing is
 done here. Keys are sent verbatim (no per-storage prefix: two storages on one memcached
 share its keys), values are the raw bytes, expiry is an absolute Unix time.
+
+An address containing ``/`` is a unix socket path, as gomemcache reads it; ``unix://``
+in front of the path is accepted too (gomemcache would take it as part of the path).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TypeVar
 
 import aiomcache
 from aiomcache.exceptions import ClientException, ValidationException
+from aiomcache.pool import Connection, MemcachePool
 
 from rr.config import Section
 from rr.errors import ConfigError, RRError
@@ -31,6 +35,8 @@ NO_TTL = ("memcached_plugin_ttl: not valid request for memcached, see "
           "https://github.com/memcached/memcached/issues/239")
 #: gomemcache's per-operation timeout
 OP_TIMEOUT = 0.5
+#: gomemcache keeps two idle connections per server
+POOL_SIZE = 2
 
 
 def valid_key(key: str) -> bytes:
@@ -52,25 +58,46 @@ def expiry(at: float | None) -> int:
     return 0 if at is None else max(1, math.ceil(at))
 
 
+class UnixPool(MemcachePool):
+    """aiomcache's pool, dialing a unix socket (aiomcache itself only dials TCP)."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(path, 0, minsize=size, maxsize=size)
+        self.path = path
+
+    async def _create_new_conn(self) -> Connection | None:
+        if self.size() >= self._maxsize:
+            return None
+        reader, writer = await asyncio.open_unix_connection(self.path)
+        if self.size() < self._maxsize:
+            return Connection(reader, writer)
+        writer.close()
+        return None
+
+
+def client_for(addr: str, where: str) -> aiomcache.Client:
+    """One server's client: ``host:port``, or a unix socket path (see the module doc)."""
+    if "/" in addr:
+        path = addr.removeprefix("unix://")
+        client = aiomcache.Client(path, 0, pool_size=POOL_SIZE)
+        client._pool = UnixPool(path, POOL_SIZE)  # noqa: SLF001 - no hook for the dialer
+        return client
+    host, sep, port = addr.rpartition(":")
+    try:
+        return aiomcache.Client(host if sep else addr, int(port) if sep else 11211,
+                                pool_size=POOL_SIZE)
+    except ValueError:
+        raise ConfigError(f"{where}: expected host:port or a unix socket path, "
+                          f"got {addr!r}") from None
+
+
 class MemcachedStorage:
     driver = "memcached"
 
     def __init__(self, name: str, cfg: Section) -> None:
         self.name = name
         self.addrs = cfg.string_list("addr") or [DEFAULT_ADDR]
-        self._clients: list[aiomcache.Client] = []
-        for addr in self.addrs:
-            if "/" in addr:
-                raise ConfigError(f"kv.{name}.config.addr: unix sockets are not supported "
-                                  f"by this driver, got {addr!r}")
-            host, sep, port = addr.rpartition(":")
-            try:
-                self._clients.append(aiomcache.Client(host if sep else addr,
-                                                      int(port) if sep else 11211,
-                                                      pool_size=2))
-            except ValueError:
-                raise ConfigError(f"kv.{name}.config.addr: expected host:port, "
-                                  f"got {addr!r}") from None
+        self._clients = [client_for(a, f"kv.{name}.config.addr") for a in self.addrs]
 
     def _client(self, key: bytes) -> aiomcache.Client:
         return self._clients[server_index(key, len(self._clients))]

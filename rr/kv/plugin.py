@@ -18,6 +18,8 @@ from rr.kv.rpc import KVService
 from rr.kv.storage import Storage
 
 DRIVERS = ("memory", "redis", "memcached")
+#: drivers whose constructor insists on a config (spec/drivers-more.md §3.1)
+NEEDS_CONFIG = ("memcached",)
 
 
 def build_storage(name: str, driver: str, cfg: Section) -> Storage:
@@ -58,6 +60,10 @@ class KVPlugin:
                 cfg = section.section(f"{name}.config")
             elif app.config.has(name) and isinstance(app.config.raw(name), Mapping):
                 cfg = app.config.section(name)  # RoadRunner's "global" driver section
+            elif driver in NEEDS_CONFIG:
+                # RoadRunner hands the driver an empty key here, so its text ends in a
+                # blank; the key path that is missing says more
+                raise ConfigError(f"config not found by provided key: kv.{name}.config")
             else:
                 self.log.warning("kv.%s: no config section for the %s driver, using defaults",
                                  name, driver)

@@ -297,3 +297,48 @@ async def test_connected_state_follows_the_broker(tmp_path: Any) -> None:
     finally:
         await driver.stop()
         tansu.stop()
+
+
+async def test_dead_letters_replay_markers_and_commit(make_driver: DriverFactory,
+                                                      kafka_brokers: str) -> None:  # noqa: F811
+    """Listing commits nothing; forgetting a record writes a marker that hides it and
+    commits only the finished prefix; a consumer of the topic settles markers unseen."""
+    topic = await make_topic(kafka_brokers)
+    cfg = group_config(topic)
+    group = cfg["group_options"]["group_id"]
+    driver = make_driver(cfg, Inbox())
+    sent = [job(driver.pipeline, n) for n in range(3)]
+    for j in sent:
+        await driver.push(j)
+    listed = await driver.dead_letters(None, 0)
+    assert [j.id for j, _ in listed] == [j.id for j in sent]
+    assert [j.id for j, _ in await driver.dead_letters(1, 1)] == [sent[1].id]
+    await driver.dead_letters_done()
+    assert await committed(kafka_brokers, group, topic) is None
+
+    listed = await driver.dead_letters(None, 0)
+    await driver.forget(listed[1][1])        # the middle one: nothing to commit yet
+    assert await committed(kafka_brokers, group, topic) is None
+    await driver.forget(listed[0][1])        # now 0 and 1 are done: commit past them
+    assert await committed(kafka_brokers, group, topic) == 2
+    await driver.dead_letters_done()
+    assert [j.id for j, _ in await driver.dead_letters(None, 0)] == [sent[2].id]
+    await driver.dead_letters_done()
+
+    # the markers sit after record 2; a consumer of the pipeline gets record 2 only
+    inbox = Inbox()
+    consumer = make_driver(cfg, inbox)
+    await consumer.run()
+    d = await inbox.next()
+    assert d.job.id == sent[2].id
+    await d.ack()
+    assert await inbox.nothing_for(1.0)
+    with pytest.raises(RRError, match="not listed"):
+        await driver.forget((topic, 0, 0))
+
+
+async def test_dead_letters_refuse_a_topic_pattern(make_driver: DriverFactory) -> None:
+    driver = make_driver({"consumer_options": {"topics": ["rr-.*"], "consume_regexp": True},
+                          "group_options": {"group_id": "g"}}, Inbox())
+    with pytest.raises(RRError, match="plain topic names"):
+        await driver.dead_letters(None, 0)

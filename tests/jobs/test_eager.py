@@ -4,6 +4,7 @@ finishes in a task with the same results, exceptions and cancellation as a plain
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -20,6 +21,27 @@ async def test_finishes_in_place_without_a_task() -> None:
 
     assert eager.start(sync_only()) is None
     assert seen == ["ran"]
+
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("eager_test", default="")
+
+
+async def test_a_context_variable_set_before_the_wait_is_reset_after_it() -> None:
+    """Set in the first step, reset in the task (what aiobotocore does around every
+    call): both must run in one context, or the reset raises ValueError."""
+    seen: list[str] = []
+
+    async def sets_and_resets() -> None:
+        token = VAR.set("inside")
+        await asyncio.sleep(0.01)
+        seen.append(VAR.get())
+        VAR.reset(token)
+
+    task = eager.start(sets_and_resets())
+    assert task is not None
+    await task
+    assert seen == ["inside"]
+    assert VAR.get() == ""   # the caller's context is untouched
 
 
 async def test_error_before_the_first_wait_is_raised_at_once() -> None:

@@ -151,6 +151,8 @@ def test_malformed_input(kv: RPCClient) -> None:
 @pytest.mark.parametrize(("kv_yaml", "error"), [
     ("  s1:\n    config: {}\n", "could not find mandatory driver field in the s1 storage"),
     ("  s1:\n    driver: boltdb\n", "no such constructor was registered: boltdb"),
+    # memcached, unlike redis, does not fall back to defaults without a config
+    ("  s1:\n    driver: memcached\n", "config not found by provided key: kv.s1.config"),
 ])
 def test_fatal_startup_rules(tmp_path: Path, kv_yaml: str, error: str) -> None:
     cfg = tmp_path / ".rr.yaml"

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomcache
 import pytest
 
 from rr.config import Section
-from rr.errors import RRError
+from rr.errors import ConfigError, RRError
 from rr.goridge.rpc import RPCClient, RPCClientError
 from rr.kv.memcached import MALFORMED, NO_TTL, MemcachedStorage
 from rr.kv.proto.kv_pb2 import Item, Request, Response
 from rr.kv.storage import Entry
 from tests.drivers.services import ensure_service
-from tests.helpers import RRProcess, free_port
+from tests.helpers import RRProcess, free_port, wait_for
 
 PORT = int(os.environ.get("MEMCACHED_PORT", "11211"))
 SERVERS = [f"127.0.0.1:{PORT}", f"127.0.0.1:{PORT + 1}"]
@@ -101,6 +103,51 @@ async def test_clear_flushes_every_server(store: MemcachedStorage) -> None:
     await store.set([Entry(k, b"v", None) for k in keys])
     await store.clear()
     assert await store.mget(keys) == {}
+
+
+@pytest.fixture
+def unix_memcached(tmp_path: Path) -> Iterator[str]:
+    """A memcached of this test's own, listening on a unix socket only."""
+    binary = shutil.which("memcached")
+    if binary is None:
+        pytest.skip("memcached is not installed")
+    path = f"/tmp/rr-mc-{uuid.uuid4().hex[:8]}.sock"
+    as_root = ["-u", "root"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([binary, "-s", path, "-m", "16", *as_root],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(path), 10, 0.05, "the memcached socket")
+        yield path
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+async def test_unix_socket_servers(unix_memcached: str) -> None:
+    """A path (gomemcache's rule: it contains "/") and unix:// + path reach the same
+    server; a dead socket fails start like a dead TCP server."""
+    for addr in (unix_memcached, f"unix://{unix_memcached}"):
+        s = MemcachedStorage("u", Section({"addr": [addr]}, "kv.u.config"))
+        await s.start()
+        try:
+            k = key(addr)
+            await s.set([Entry(k, b"over a socket", None)])
+            assert await s.mget([k]) == {k: b"over a socket"}
+            await s.delete([k])
+            assert await s.has([k]) == []
+        finally:
+            await s.stop()
+    gone = MemcachedStorage("u", Section({"addr": unix_memcached + ".gone"}, "kv.u.config"))
+    with pytest.raises(RRError, match="memcached"):
+        await gone.start()
+    await gone.stop()
+
+
+def test_bad_address_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"kv\.b\.config\.addr: expected host:port"):
+        MemcachedStorage("b", Section({"addr": ["127.0.0.1:port"]}, "kv.b.config"))
 
 
 async def test_unreachable_server_fails_start() -> None:
