@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rr.goridge.frame import CODEC_JSON
+from rr.pipeline.deadletters import lists_dead_letters
 from rr.plugin import JobsInformer
 from rr.rpc.informer import Informer
 from rr.rpc.registry import RPCError
@@ -65,7 +66,7 @@ async def pipelines(app: App, history: History, now: Reading) -> list[dict[str, 
             "depth": depths.get(name),
             "dead_letter": getattr(pipe, "dead_letter", "") or "",
             "is_dead_letter": name in targets,
-            "browsable": hasattr(getattr(pipe, "driver", None), "browse"),
+            "browsable": lists_dead_letters(getattr(pipe, "driver", None)),
             **history.pipeline(now, name)})
     out.sort(key=lambda p: p["pipeline"])
     return out

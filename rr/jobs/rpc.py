@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from rr.errors import RRError
 from rr.jobs.proto import jobs_pb2
 from rr.jobs.retry import ATTEMPT_HEADER, DEAD_LETTER_FROM, DEAD_LETTER_REASON, attempt_of
+from rr.pipeline.deadletters import lists_dead_letters
 from rr.pipeline.job import Job
 from rr.rpc.registry import Registry, RPCError
 
@@ -120,7 +121,7 @@ def register(rpc: Registry, jobs: JobsPlugin) -> None:
             pipe = jobs.get(name)
         except RRError as e:
             raise RPCError(str(e)) from None
-        if not hasattr(pipe.driver, "browse") and not hasattr(pipe.driver, "dead_letters"):
+        if not lists_dead_letters(pipe.driver):
             raise RPCError(f"driver {pipe.driver_name} of pipeline {name} does not support "
                            "listing its jobs")
         return pipe

@@ -20,6 +20,13 @@ DEAD_LETTER_FROM = "rr-dead-letter-from"
 DEAD_LETTER_REASON = "rr-dead-letter-reason"
 
 
+def lists_dead_letters(driver: object) -> bool:
+    """Whether ``rr jobs dlq`` can list and replay the jobs of a pipeline on this driver:
+    brokers list them in place (``dead_letters``), the memory driver from its buffer
+    (``browse``). The jobs RPC and the dashboard ask the same question."""
+    return hasattr(driver, "dead_letters") or hasattr(driver, "browse")
+
+
 class DeadLetterSession(Protocol):
     async def read(self, limit: int | None, offset: int) -> list[tuple[Job, Any]]:
         """The dead letters in the window, each with the reference ``forget`` takes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,9 +18,11 @@ from rr.dashboard import sources
 from rr.dashboard.auth import authorized, require_action
 from rr.dashboard.config import DashboardConfig
 from rr.dashboard.history import History, Reading, quantile, read
+from rr.drivers import DRIVERS
 from rr.errors import ConfigError
 from rr.metrics.http import HttpMetrics
 from rr.metrics.jobs import JobsMetrics
+from rr.pipeline.deadletters import lists_dead_letters
 
 
 def cfg(**kw: Any) -> DashboardConfig:
@@ -148,3 +151,13 @@ async def test_a_pipeline_whose_state_fails_is_shown_with_the_error() -> None:
                                                                       None)
     assert p["error"] == "connection is closed, can't get the state"
     assert (await sources.snapshot(app, history, read(app.metrics)))["workers"] == {}
+
+
+@pytest.mark.parametrize("driver", ["memory", "amqp", "kafka", "sqs", "redis", "nats",
+                                    "beanstalk"])
+def test_every_driver_offers_dead_letter_buttons(driver: str) -> None:
+    """The page offers list/replay where `rr jobs dlq` works: every driver lists them."""
+    factory = DRIVERS[driver]
+    cls = getattr(importlib.import_module(factory.module), factory.cls)
+    assert lists_dead_letters(cls)
+    assert not lists_dead_letters(object())
