@@ -22,6 +22,7 @@ from rr.config import Config, Section
 from rr.errors import ConfigError
 from rr.http.frontconfig import front_config, processes
 from tests.fronts import front_of, front_processes, listed_workers, metrics_text, series_value
+from tests.grpc import certs
 from tests.grpc.conftest import GrpcServer, ServeFn, config, copy_protos, msg, parse_msg
 from tests.helpers import free_port, run_cli, wait_for
 
@@ -221,3 +222,21 @@ def test_one_process_keeps_the_single_process_path(serve: ServeFn) -> None:
     srv = serve(grpc_extra="processes: 1\n", pool="num_workers: 1")
     assert _fronts(srv) == []
     assert srv.rr.proc is not None and _front_of(_sleep_call(srv, 1)) == srv.rr.proc.pid
+
+
+def test_tls_is_served_by_every_front(serve: ServeFn, tmp_path: Path) -> None:
+    c = certs.make(tmp_path)
+    srv = serve(grpc_extra=FRONTS + f"tls:\n  key: {c.server_key}\n  cert: {c.server_cert}\n",
+                pool="num_workers: 2")
+    fronts = {f.pid for f in _fronts(srv)}
+    creds = grpc.ssl_channel_credentials(root_certificates=c.ca.read_bytes())
+    seen: set[int] = set()
+    for _ in range(40):
+        ch = grpc.secure_channel(srv.target, creds, options=[
+            *OWN, ("grpc.ssl_target_name_override", "localhost")])
+        body = ch.unary_unary("/rc.test.v1.Test/Sleep")(msg(n=1), timeout=30)
+        ch.close()
+        seen.add(_front_of(int(parse_msg(body)[0].split()[-1])))
+        if seen == fronts:
+            break
+    assert seen == fronts
