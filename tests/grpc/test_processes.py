@@ -107,6 +107,12 @@ def test_serve_refuses_bad_processes(tmp_path: Path) -> None:
         _serve_error(tmp_path, "processes: 2\nserver: grpcio\n")
 
 
+def test_a_front_whose_workers_cannot_start_fails_the_server_start(tmp_path: Path) -> None:
+    (tmp_path / "broken").write_text("")  # the worker refuses to start
+    assert "error:" in _serve_error(tmp_path, "processes: 2\n",
+                                    pool="num_workers: 2\nallocate_timeout: 5s")
+
+
 # -- serving -----------------------------------------------------------------------------
 def test_calls_spread_over_both_fronts_and_rr_sees_one_server(serve: ServeFn) -> None:
     address, mport, sport = f"tcp://127.0.0.1:{free_port()}", free_port(), free_port()
@@ -126,6 +132,7 @@ def test_calls_spread_over_both_fronts_and_rr_sees_one_server(serve: ServeFn) ->
     assert _value(text, 'rr_grpc_request_duration_seconds_count{'
                         'grpc_method="/rc.test.v1.Test/Sleep"}') == 60
     assert _value(text, "rr_grpc_requests_queue") == 0
+    assert _value(text, "rr_grpc_total_workers") == 4
     assert text.count("# TYPE rr_grpc_request_total counter") == 1
     for path in ("/health", "/ready"):
         with urllib.request.urlopen(f"http://127.0.0.1:{sport}{path}?plugin=grpc") as r:
