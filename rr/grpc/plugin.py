@@ -12,9 +12,9 @@ from rr.app import App
 if TYPE_CHECKING:
     import grpc
 
+    from rr.fronts.plugin import FrontsPlugin
     from rr.grpc.metrics import GrpcMetrics
     from rr.grpc.native import NativeServer
-    from rr.http.fronts import FrontsPlugin
     from rr.pool.pool import Pool
 
 
@@ -124,10 +124,10 @@ class GrpcPlugin:
 def create(app: App) -> GrpcPlugin | FrontsPlugin | None:
     if not app.config.has("grpc"):
         return None
-    from rr.http.frontconfig import processes
+    from rr.fronts.config import processes
 
     if processes(app.config.section("grpc")) > 1:
-        from rr.http.fronts import FrontsPlugin
+        from rr.fronts.plugin import FrontsPlugin
 
         return FrontsPlugin(app, "grpc")
     return GrpcPlugin(app)

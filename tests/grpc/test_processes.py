@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rr.config import Config, Section
 from rr.errors import ConfigError
-from rr.http.frontconfig import front_config, processes
+from rr.fronts.config import front_config, processes
 from tests.fronts import front_of, front_processes, listed_workers, metrics_text, series_value
 from tests.grpc import certs
 from tests.grpc.conftest import GrpcServer, ServeFn, config, copy_protos, msg, parse_msg

@@ -20,7 +20,7 @@ import pytest
 
 from rr.config import Config, Section
 from rr.errors import ConfigError
-from rr.http.frontconfig import front_config, processes, share
+from rr.fronts.config import front_config, processes, share
 from rr.metrics.samples import merge
 from tests.fronts import front_of, front_processes, listed_workers, metrics_text, series_value
 from tests.helpers import RRProcess, free_port, php_worker, rpc, run_cli, wait_for

@@ -1,5 +1,5 @@
 """One front process (``http.processes`` or ``grpc.processes`` > 1):
-``python -m rr.http.frontchild <fd> <plugin>``.
+``python -m rr.fronts.child <fd> <plugin>`` (named ``rr.<plugin>.frontchild`` in ps).
 
 rr starts it with the control socket at ``<fd>`` and the listening sockets inherited; the
 first call (``start``) brings the config (already loaded and expanded by rr, with this
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from rr.app import App
 from rr.config import Config
-from rr.http import frontctl
+from rr.fronts import control as frontctl
 from rr.metrics.samples import families
 from rr.pool.pool import Pool
 

@@ -22,9 +22,9 @@ from typing import Any
 from rr.app import App
 from rr.config import Section
 from rr.errors import ConfigError
-from rr.http import frontconfig
-from rr.http.frontctl import FrontGone
-from rr.http.frontproc import FrontProcess
+from rr.fronts import config as frontconfig
+from rr.fronts.control import FrontGone
+from rr.fronts.process import FrontProcess
 from rr.metrics.samples import Family, MergedCollector
 
 CALL_TIMEOUT = 30.0
@@ -55,7 +55,7 @@ def listeners(name: str, cfg: Section) -> dict[str, list[socket.socket]]:
 
 class FrontsPlugin:
     def __init__(self, app: App, name: str = "http") -> None:
-        from rr.http.frontchild import build
+        from rr.fronts.child import build
 
         self.app = app
         self.name = name

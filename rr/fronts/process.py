@@ -1,6 +1,6 @@
 """One front process (HTTP or gRPC) as rr sees it: start it, talk to it, keep it running.
 
-The front is a fresh interpreter (``rr.http.frontchild``), never a fork of
+The front is a fresh interpreter (``rr.fronts.child``), never a fork of
 rr's running event loop. It inherits the listening sockets, so every front accepts from
 the same kernel queue: a front that dies loses only the connections it had accepted,
 and the others keep theirs; connections still waiting in the queue go to the others.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import rr
-from rr.http.frontctl import Client, FrontGone
+from rr.fronts.control import Client, FrontGone
 
 #: the first restart waits this long; doubling up to MAX_BACKOFF while restarts fail fast
 FIRST_BACKOFF = 0.1
@@ -32,7 +32,7 @@ START_TIMEOUT = 120.0
 #: "rr.<plugin>.frontchild" in argv names the process in ps
 BOOT = (f"import sys; sys.argv.pop(1); sys.path.insert(0, "
         f"{str(Path(rr.__file__).resolve().parent.parent)!r}); "
-        "from rr.http.frontchild import run; raise SystemExit(run())")
+        "from rr.fronts.child import run; raise SystemExit(run())")
 
 
 class FrontProcess:
