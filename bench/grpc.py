@@ -2,7 +2,7 @@
 plugin, in one run, for 2 and 4 workers: rr's native front and the grpcio front.
 
     python bench/grpc.py [--workers 2,4] [--duration 12] [--rounds 4] [--concurrency 32]
-                         [--bare]
+                         [--bare] [--processes 1,2]
 
 gRPC load: h2load (nghttp2-client) posting a 5-byte-prefixed Echo/Ping message over
 4 connections × concurrency/4 streams; HTTP/1.1 load: wrk with the same number of
@@ -12,6 +12,8 @@ alike; p50 is the median of the slices, p99 the worst slice. ``--bare`` adds
 a bare grpcio server (no rr, no PHP) under the same load: grpcio's own ceiling.
 Prints calls/s, p50/p99 (from h2load's per-request log and wrk's latency
 distribution), the gRPC/HTTP ratio and the CPU time rr and its PHP workers spent per call.
+``--processes 1,2`` adds a native row per value above 1 with ``grpc.processes`` set (the
+same workers split over the front processes); "rr CPU" counts rr and its fronts.
 The machine is shared: compare the ratios of one run, not absolute numbers.
 """
 
@@ -49,10 +51,10 @@ PATH = "/rr.example.echo.v1.Echo/Ping"
 HELLO = b"\x0a\x05hello"  # Message{msg: "hello"}
 
 
-def start_rr(tmp: Path, workers: int, front: str = "native"
+def start_rr(tmp: Path, workers: int, front: str = "native", processes: int = 1
              ) -> tuple[subprocess.Popen[bytes], int, int]:
     http_port, grpc_port = free_port(), free_port()
-    cfg = tmp / f"rr-{workers}-{front}.yaml"
+    cfg = tmp / f"rr-{workers}-{front}-{processes}.yaml"
     cfg.write_text(f"""version: "3"
 server:
   command: "php {ROOT / 'bench' / 'php' / 'grpc_hello.php'}"
@@ -68,6 +70,7 @@ http:
 grpc:
   listen: tcp://127.0.0.1:{grpc_port}
   server: {front}
+  processes: {processes}
   proto: ["{PROTO}"]
   pool:
     num_workers: {workers}
@@ -149,12 +152,12 @@ def _cpu(procs: list[psutil.Process]) -> float:
 
 
 def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
-    """fn's result, the CPU seconds of ``proc`` and those of its children (the PHP
-    workers) while it ran."""
-    children = proc.children(recursive=True)
-    before, before_php = _cpu([proc]), _cpu(children)
+    """fn's result, the CPU seconds of ``proc`` with its front processes and those of the
+    rest of its children (the PHP workers) while it ran."""
+    rr, php = bench_http.rr_processes(proc)
+    before, before_php = _cpu(rr), _cpu(php)
     result = fn(*args)
-    return result, _cpu([proc]) - before, _cpu(children) - before_php
+    return result, _cpu(rr) - before, _cpu(php) - before_php
 
 
 @dataclass
@@ -183,7 +186,7 @@ class Tally:
 
     def row(self, workers: object, transport: str, ratio: str = "") -> None:
         p50 = statistics.median(self.p50)
-        print(f"{workers!s:>7} {transport:>12} {self.rate:>9.0f} {p50:>8.2f} {self.p99:>8.2f} "
+        print(f"{workers!s:>7} {transport:>15} {self.rate:>9.0f} {p50:>8.2f} {self.p99:>8.2f} "
               f" {self.cpu / self.calls * 1e6:>10.1f}µs "
               f"{self.php / self.calls * 1e6:>10.1f}µs {ratio:>9}", flush=True)
 
@@ -192,7 +195,11 @@ def one_worker_count(tmp: Path, workers: int, args: argparse.Namespace) -> None:
     """HTTP, native gRPC and grpcio gRPC in turns (``--rounds`` slices each), so a change
     in the machine's load hits every row alike."""
     procs = {front: start_rr(tmp, workers, front) for front in ("native", "grpcio")}
-    rows = {name: Tally() for name in ("http/1.1", "grpc native", "grpc grpcio")}
+    extra = {f"native x{n}": start_rr(tmp, workers, "native", n)
+             for n in args.processes if n > 1 and n <= workers}
+    procs.update(extra)
+    rows = {name: Tally() for name in ("http/1.1", "grpc native", "grpc grpcio",
+                                       *(f"grpc {k}" for k in extra))}
     slice_s = max(2, args.duration // args.rounds)
     try:
         for _, _, grpc_port in procs.values():
@@ -207,6 +214,9 @@ def one_worker_count(tmp: Path, workers: int, args: argparse.Namespace) -> None:
                                             slice_s, args.concurrency, tmp))
             rows["grpc grpcio"].add(measure(psutil.Process(grpcio.pid), h2load, grpcio_port,
                                             slice_s, args.concurrency, tmp))
+            for name, (proc, _, port) in extra.items():
+                rows[f"grpc {name}"].add(measure(psutil.Process(proc.pid), h2load, port,
+                                                 slice_s, args.concurrency, tmp))
     finally:
         stop([p for p, _, _ in procs.values()])
     http = rows["http/1.1"].rate
@@ -222,8 +232,11 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--bare", action="store_true",
                     help="also a bare grpcio server (no rr, no PHP): grpcio's own ceiling")
+    ap.add_argument("--processes", default="1",
+                    help="grpc.processes values, e.g. 1,2 (a native row for each above 1)")
     args = ap.parse_args()
-    print(f"{'workers':>7} {'transport':>12} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    args.processes = [int(n) for n in args.processes.split(",") if n]
+    print(f"{'workers':>7} {'transport':>15} {'calls/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'rr CPU/call':>12} {'PHP CPU/call':>12} {'grpc/http':>9}")
     with tempfile.TemporaryDirectory(prefix="rr-bench-grpc-") as tmp_s:
         tmp = Path(tmp_s)

@@ -230,8 +230,8 @@ def h2load(url: str, duration: str, connections: int, tmp: Path
 
 
 def rr_processes(server: psutil.Process) -> tuple[list[psutil.Process], list[psutil.Process]]:
-    """(rr's own processes: main and HTTP fronts, the PHP workers under them)."""
-    fronts = [p for p in server.children() if "rr.http.frontchild" in " ".join(p.cmdline())]
+    """(rr's own processes: main and HTTP/gRPC fronts, the PHP workers under them)."""
+    fronts = [p for p in server.children() if ".frontchild" in " ".join(p.cmdline())]
     ours = {p.pid for p in fronts} | {server.pid}
     return [server, *fronts], [p for p in server.children(recursive=True) if p.pid not in ours]
 

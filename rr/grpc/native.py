@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import ssl
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from rr.grpc.h2front import Connection
 from rr.grpc.metrics import GrpcMetrics
 from rr.grpc.routes import Routes
 from rr.pool.pool import Pool
+from rr.unixsock import remove_stale_socket
 
 # the same client-auth mapping as the grpcio front (docs/grpc.md "Transport and limits")
 _REQUIRE = ("require_and_verify_client_cert", "require_any_client_cert")
@@ -46,8 +46,12 @@ class NativeServer:
     """Serves the routes on the configured listener; one ``Connection`` per client."""
 
     def __init__(self, options: ServerOptions, routes: Routes, pool: Callable[[], Pool],
-                 log: logging.Logger, metrics: GrpcMetrics | None, name: str = "grpc") -> None:
+                 log: logging.Logger, metrics: GrpcMetrics | None, name: str = "grpc",
+                 sockets: list[socket.socket] | None = None) -> None:
         self.options = options
+        #: listening sockets opened by rr for a front process (``grpc.processes`` > 1):
+        #: served instead of binding ``listen``, and rr owns (and removes) a unix path
+        self.sockets = sockets or []
         self.routes = routes
         self.pool = pool
         self.log = log
@@ -89,9 +93,18 @@ class NativeServer:
             self._empty.clear()
             return Connection(self)
 
+        if self.sockets:
+            for sock in self.sockets:
+                if sock.family == socket.AF_UNIX:
+                    srv = await loop.create_unix_server(factory, sock=sock, ssl=ctx,
+                                                        backlog=1024)
+                else:
+                    srv = await loop.create_server(factory, sock=sock, ssl=ctx, backlog=1024)
+                self._servers.append(srv)
+            return
         try:
             if o.listen.unix_path:
-                _remove_stale_socket(o.listen.unix_path)
+                remove_stale_socket(o.listen.unix_path)
                 server = await loop.create_unix_server(factory, o.listen.unix_path, ssl=ctx,
                                                        backlog=1024)
             else:
@@ -120,23 +133,7 @@ class NativeServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(s.wait_closed(), 1.0)
         self._servers.clear()
-        if self.options.listen.unix_path:
+        if self.options.listen.unix_path and not self.sockets:
             with contextlib.suppress(OSError):
                 os.unlink(self.options.listen.unix_path)
 
-
-def _remove_stale_socket(path: str) -> None:
-    """A socket file left by a killed run is replaced (what grpcio does); a live one,
-    or any other file, is left alone and the bind fails clearly."""
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            return
-    except FileNotFoundError:
-        return
-    probe = socket.socket(socket.AF_UNIX)
-    try:
-        probe.connect(path)
-    except OSError:
-        os.unlink(path)
-    finally:
-        probe.close()

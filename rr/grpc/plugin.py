@@ -4,6 +4,7 @@ grpcio's server with ``grpc.server: grpcio`` (spec/grpc.md §7.3)."""
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 from rr.app import App
@@ -11,6 +12,7 @@ from rr.app import App
 if TYPE_CHECKING:
     import grpc
 
+    from rr.fronts.plugin import FrontsPlugin
     from rr.grpc.metrics import GrpcMetrics
     from rr.grpc.native import NativeServer
     from rr.pool.pool import Pool
@@ -42,6 +44,8 @@ class GrpcPlugin:
             grpc_metrics(app.metrics) if app.config.has("metrics") else None)
         self.health_state = HealthState(self._pool.alive)
         self._server: grpc.aio.Server | NativeServer | None = None
+        #: listening sockets opened by rr for a front process (``grpc.processes`` > 1)
+        self.inherited: dict[str, list[socket.socket]] = {}
 
     @property
     def pool(self) -> Pool:
@@ -72,7 +76,7 @@ class GrpcPlugin:
 
         routes = Routes(self.protos, self.health_state, self.log)
         server = NativeServer(self.cfg.server, routes, lambda: self._pool, self.log,
-                              self.metrics)
+                              self.metrics, sockets=self.inherited.get("grpc"))
         await server.start()
         return server
 
@@ -117,7 +121,13 @@ class GrpcPlugin:
         return 200 if self._pool.ready() else 503
 
 
-def create(app: App) -> GrpcPlugin | None:
+def create(app: App) -> GrpcPlugin | FrontsPlugin | None:
     if not app.config.has("grpc"):
         return None
+    from rr.fronts.config import processes
+
+    if processes(app.config.section("grpc")) > 1:
+        from rr.fronts.plugin import FrontsPlugin
+
+        return FrontsPlugin(app, "grpc")
     return GrpcPlugin(app)

@@ -26,7 +26,7 @@ from rr.metrics.http import HttpMetrics
 from rr.pool.pool import Pool
 
 if TYPE_CHECKING:
-    from rr.http.fronts import FrontsPlugin
+    from rr.fronts.plugin import FrontsPlugin
 
 NO_METHOD = ("unable to run http service, no method has been specified "
              "(http, https, http/2 or FastCGI)")
@@ -199,10 +199,10 @@ class HttpPlugin:
 def create(app: App) -> HttpPlugin | FrontsPlugin | None:
     if not app.config.has("http"):
         return None
-    from rr.http.frontconfig import processes
+    from rr.fronts.config import processes
 
     if processes(app.config.section("http")) > 1:
-        from rr.http.fronts import FrontsPlugin
+        from rr.fronts.plugin import FrontsPlugin
 
         return FrontsPlugin(app)
     return HttpPlugin(app)

@@ -20,8 +20,9 @@ import pytest
 
 from rr.config import Config, Section
 from rr.errors import ConfigError
-from rr.http.frontconfig import front_config, processes, share
+from rr.fronts.config import front_config, processes, share
 from rr.metrics.samples import merge
+from tests.fronts import front_of, front_processes, listed_workers, metrics_text, series_value
 from tests.helpers import RRProcess, free_port, php_worker, rpc, run_cli, wait_for
 from tests.http.conftest import ServeFn, Server
 from tests.http.test_middleware import _self_signed
@@ -34,17 +35,14 @@ def _top(rpc_address: str, mport: int) -> str:
 
 
 def _fronts(srv: Server) -> list[psutil.Process]:
-    assert srv.rr.proc is not None
-    return [p for p in psutil.Process(srv.rr.proc.pid).children()
-            if "rr.http.frontchild" in " ".join(p.cmdline())]
+    return front_processes(srv.rr, "http")
 
 
-def _front_of(worker_pid: int) -> int:
-    return psutil.Process(worker_pid).ppid()
+_front_of = front_of
 
 
 def _workers(address: str) -> list[dict[str, Any]]:
-    return rpc(address, "informer.Workers", "http")["workers"]  # type: ignore[no-any-return]
+    return listed_workers(address, "http")
 
 
 def _burst(srv: Server, n: int, path: str) -> list[tuple[int, bytes]]:
@@ -56,15 +54,8 @@ def _burst(srv: Server, n: int, path: str) -> list[tuple[int, bytes]]:
         return list(ex.map(one, range(n)))
 
 
-def _metrics(mport: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10) as r:
-        return r.read().decode()  # type: ignore[no-any-return]
-
-
-def _value(text: str, series: str) -> float:
-    m = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
-    assert m, text
-    return float(m.group(1))
+_metrics = metrics_text
+_value = series_value
 
 
 # -- config ------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""``http.processes``: how many HTTP front processes, each one's share of the workers, and
-the listening sockets they share.
+"""``http.processes`` and ``grpc.processes``: how many front processes, each one's share
+of the workers, and the listening sockets they share.
 
-An rr extension (RoadRunner serves HTTP from one Go process, which already spreads over
-every core). The pool is split, not copied: ``num_workers`` and
-``dynamic_allocator.max_workers`` are divided across the fronts (the first ones take the
-remainder), so the total number of PHP workers is what the config says whatever P is.
+An rr extension (RoadRunner serves HTTP and gRPC from one Go process, which already
+spreads over every core). The functions take the plugin's section, so the error texts
+name the plugin (``http.…`` or ``grpc.…``).
+
+The pool is split, not copied: ``num_workers`` and ``dynamic_allocator.max_workers`` are
+divided across the fronts (the first ones take the remainder), so the total number of PHP
+workers is what the config says whatever P is.
 """
 
 from __future__ import annotations
@@ -17,20 +20,21 @@ from rr.config import Config, Section
 from rr.errors import ConfigError
 from rr.http import tls
 from rr.pool.config import PoolConfig
+from rr.unixsock import remove_stale_socket
 
 DEFAULT_SSL_ADDRESS = "127.0.0.1:443"
 
 
 def processes(cfg: Section) -> int:
-    """``http.processes`` (default 1): a whole number >= 1."""
+    """``<plugin>.processes`` (default 1): a whole number >= 1."""
     raw = cfg.raw("processes")
     if raw is None:
         return 1
     if isinstance(raw, bool):
-        raise ConfigError(f"http.processes: expected an integer >= 1, got {raw!r}")
+        raise ConfigError(f"{cfg.path}.processes: expected an integer >= 1, got {raw!r}")
     n = cfg.integer("processes", 1)
     if n < 1:
-        raise ConfigError(f"http.processes: expected an integer >= 1, got {raw!r}")
+        raise ConfigError(f"{cfg.path}.processes: expected an integer >= 1, got {raw!r}")
     return n
 
 
@@ -43,20 +47,21 @@ def check_shares(cfg: Section, parts: int) -> None:
     """Every front needs a worker of its own: fewer workers than fronts is a config error."""
     pool = PoolConfig.from_section(cfg.section("pool"))
     if not pool.debug and pool.num_workers < parts:
-        raise ConfigError(f"http.pool.num_workers: {pool.num_workers} workers cannot be "
-                          f"shared by http.processes: {parts} (each front process needs "
-                          "at least one)")
+        raise ConfigError(f"{cfg.path}.pool.num_workers: {pool.num_workers} workers cannot "
+                          f"be shared by {cfg.path}.processes: {parts} (each front "
+                          "process needs at least one)")
 
 
-def front_config(config: Config, parts: int, index: int) -> dict[str, Any]:
-    """The whole config as front ``index`` sees it: its share of the http pool, one
-    process (a front never starts fronts of its own)."""
+def front_config(config: Config, parts: int, index: int, name: str = "http"
+                 ) -> dict[str, Any]:
+    """The whole config as front ``index`` of plugin ``name`` sees it: its share of the
+    plugin's pool, one process (a front never starts fronts of its own)."""
     data = copy.deepcopy(config.to_dict())
-    http: dict[str, Any] = data.setdefault("http", {})
-    http["processes"] = 1
-    pool_raw = http.get("pool")
+    section: dict[str, Any] = data.setdefault(name, {})
+    section["processes"] = 1
+    pool_raw = section.get("pool")
     pool: dict[str, Any] = dict(pool_raw) if isinstance(pool_raw, dict) else {}
-    resolved = PoolConfig.from_section(config.section("http.pool"))
+    resolved = PoolConfig.from_section(config.section(f"{name}.pool"))
     pool["num_workers"] = max(1, share(resolved.num_workers, parts, index))
     if resolved.dynamic is not None:
         extra = share(resolved.dynamic.max_workers, parts, index)
@@ -66,7 +71,7 @@ def front_config(config: Config, parts: int, index: int) -> dict[str, Any]:
             pool["dynamic_allocator"] = dyn
         else:
             pool.pop("dynamic_allocator", None)
-    http["pool"] = pool
+    section["pool"] = pool
     return data
 
 
@@ -82,7 +87,7 @@ def addresses(cfg: Section) -> dict[str, tuple[str | None, int]]:
     return out
 
 
-def bind(host: str | None, port: int) -> list[socket.socket]:
+def bind(host: str | None, port: int, name: str = "http") -> list[socket.socket]:
     """Listening sockets for ``host:port`` as asyncio's create_server would open them
     (every address the host resolves to; all interfaces when host is empty), inheritable
     so that the front processes accept from the same queue. Bound but not listening: the
@@ -104,5 +109,20 @@ def bind(host: str | None, port: int) -> list[socket.socket]:
     except OSError as e:
         for s in socks:
             s.close()
-        raise ConfigError(f"http: cannot listen on {host or ''}:{port}: {e}") from None
+        raise ConfigError(f"{name}: cannot listen on {host or ''}:{port}: {e}") from None
     return socks
+
+
+def bind_unix(path: str, name: str) -> socket.socket:
+    """A unix listening socket at ``path`` (bound, not listening, inheritable), replacing
+    a socket file left by a killed run; a live socket or any other file fails clearly."""
+    remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"{name}: cannot listen on unix://{path}: {e}") from None
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock

@@ -1,4 +1,5 @@
-"""The control channel between rr and one HTTP front process (``http.processes`` > 1).
+"""The control channel between rr and one front process (``http.processes`` or
+``grpc.processes`` > 1).
 
 One JSON object a line over a socketpair the front inherits. rr sends
 ``{"id": n, "op": ..., "args": {...}}``; the front answers ``{"id": n, "result": ...}``
@@ -16,7 +17,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-#: a scrape carries the worker list and the http series: far below this
+#: a scrape carries the worker list and the series: far below this
 LINE_LIMIT = 64 * 1024 * 1024
 
 
@@ -59,12 +60,12 @@ class Client:
             self._closed = True
             for fut in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(FrontGone("the http front process is gone"))
+                    fut.set_exception(FrontGone("the front process is gone"))
             self._pending.clear()
 
     async def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         if self._closed:
-            raise FrontGone("the http front process is gone")
+            raise FrontGone("the front process is gone")
         n = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[n] = fut
@@ -73,7 +74,7 @@ class Client:
             await self._writer.drain()
         except (ConnectionError, RuntimeError):
             self._pending.pop(n, None)
-            raise FrontGone("the http front process is gone") from None
+            raise FrontGone("the front process is gone") from None
         return await asyncio.wait_for(fut, timeout)
 
     async def close(self) -> None:

@@ -1,10 +1,11 @@
-"""One HTTP front process (``http.processes`` > 1): ``python -m rr.http.frontchild <fd>``.
+"""One front process (``http.processes`` or ``grpc.processes`` > 1):
+``python -m rr.fronts.child <fd> <plugin>`` (named ``rr.<plugin>.frontchild`` in ps).
 
 rr starts it with the control socket at ``<fd>`` and the listening sockets inherited; the
 first call (``start``) brings the config (already loaded and expanded by rr, with this
 front's share of the pool), the listener fds and the front's index. From then on it is
-the single-process http plugin on those sockets, answering rr's calls for workers,
-reset, health and the http series. It stops gracefully on ``stop``, on SIGTERM, or when
+the single-process plugin (http or grpc) on those sockets, answering rr's calls for
+workers, reset, health and the plugin's series. It stops gracefully on ``stop``, on SIGTERM, or when
 rr goes away (the control socket closes; the parent-death signal covers a SIGKILL).
 """
 
@@ -17,13 +18,13 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rr.app import App
 from rr.config import Config
-from rr.http import frontctl
-from rr.http.plugin import HttpPlugin
+from rr.fronts import control as frontctl
 from rr.metrics.samples import families
+from rr.pool.pool import Pool
 
 PR_SET_PDEATHSIG = 1
 
@@ -34,14 +35,46 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
+class Served(Protocol):
+    """What a front serves: the one-process plugin, on the sockets rr gives it."""
+
+    name: str
+    inherited: dict[str, list[socket.socket]]
+
+    @property
+    def pool(self) -> Pool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reset(self) -> None: ...
+
+    def health(self) -> int: ...
+
+    def ready(self) -> int: ...
+
+
+def build(name: str, app: App) -> Served:
+    """The plugin a front of ``name`` runs (imported here: a front loads only its own)."""
+    if name == "grpc":
+        from rr.grpc.plugin import GrpcPlugin
+
+        return GrpcPlugin(app)
+    from rr.http.plugin import HttpPlugin
+
+    return HttpPlugin(app)
+
+
 class Front:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "http") -> None:
+        self.name = name
         self.app: App | None = None
-        self.plugin: HttpPlugin | None = None
+        self.plugin: Served | None = None
         self.done = asyncio.Event()
         self._stopping: asyncio.Task[None] | None = None
 
-    def _http(self) -> HttpPlugin:
+    def _plugin(self) -> Served:
         if self.plugin is None:
             raise RuntimeError("the front is not started")
         return self.plugin
@@ -54,7 +87,7 @@ class Front:
 
         setup_logging(cfg)
         self.app = App(cfg)
-        plugin = HttpPlugin(self.app)
+        plugin = build(self.name, self.app)
         plugin.inherited = {kind: [socket.socket(fileno=fd) for fd in fds]
                             for kind, fds in listeners.items()}
         self.app.plugins[plugin.name] = plugin
@@ -63,31 +96,31 @@ class Front:
         return {"index": index}
 
     async def workers(self) -> list[dict[str, Any]]:
-        return [w.to_dict() for w in self._http().pool.workers()]
+        return [w.to_dict() for w in self._plugin().pool.workers()]
 
     async def scrape(self) -> dict[str, Any]:
         assert self.app is not None
         return {"workers": await self.workers(), "families": families(self.app.metrics)}
 
     async def reset(self) -> bool:
-        await self._http().reset()
+        await self._plugin().reset()
         return True
 
     async def add_worker(self) -> int:
-        await self._http().pool.add_worker()
-        return len(self._http().pool.workers())
+        await self._plugin().pool.add_worker()
+        return len(self._plugin().pool.workers())
 
     async def remove_worker(self) -> int:
-        pool = self._http().pool
+        pool = self._plugin().pool
         if len(pool.workers()) > 1:
             await pool.remove_worker()
         return len(pool.workers())
 
     async def health(self) -> int:
-        return self._http().health()
+        return self._plugin().health()
 
     async def ready(self) -> int:
-        return self._http().ready()
+        return self._plugin().ready()
 
     async def stop(self, grace: float) -> bool:
         await self._stop(grace)
@@ -117,8 +150,8 @@ class Front:
                 "ready": self.ready, "stop": self.stop}
 
 
-async def main(fd: int) -> int:
-    front = Front()
+async def main(fd: int, name: str = "http") -> int:
+    front = Front(name)
     loop = asyncio.get_running_loop()
 
     def grace() -> float:
@@ -143,12 +176,13 @@ def run() -> int:
     from rr.malloc import pin_mmap_threshold
 
     pin_mmap_threshold()
+    fd, name = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "http"
     try:
         import uvloop
 
-        return int(uvloop.run(main(int(sys.argv[1]))))
+        return int(uvloop.run(main(fd, name)))
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return int(asyncio.run(main(int(sys.argv[1]))))
+        return int(asyncio.run(main(fd, name)))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The http plugin with ``http.processes`` > 1: rr keeps the listening sockets and every
-other plugin, and serves HTTP from P front processes that share those sockets.
+"""The http (or grpc) plugin with ``<plugin>.processes`` > 1: rr keeps the listening
+sockets and every other plugin, and serves HTTP (gRPC) from P front processes that share
+those sockets.
 
 rr stays the one place of truth: ``rr workers``/informer list the workers of every
 front, ``rr reset`` resets them all, ``/health`` and ``/ready`` ask them all, and
-``/metrics`` shows the sum of their http series next to rr's own. Each call goes to the
+``/metrics`` shows the sum of their series next to rr's own. Each call goes to the
 fronts at the moment it is made (no cached state that could disagree with them).
 Jobs, cron, KV, RPC, metrics and status stay in rr's process: per operation they cost
 far less than an HTTP request does in the front (docs/scaling.md).
@@ -12,39 +13,68 @@ far less than an HTTP request does in the front (docs/scaling.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
 from functools import partial
 from typing import Any
 
 from rr.app import App
+from rr.config import Section
 from rr.errors import ConfigError
-from rr.http import frontconfig
-from rr.http.frontctl import FrontGone
-from rr.http.frontproc import FrontProcess
+from rr.fronts import config as frontconfig
+from rr.fronts.control import FrontGone
+from rr.fronts.process import FrontProcess
 from rr.metrics.samples import Family, MergedCollector
 
 CALL_TIMEOUT = 30.0
 
 
-class FrontsPlugin:
-    name = "http"
+def listeners(name: str, cfg: Section) -> dict[str, list[socket.socket]]:
+    """The sockets the fronts of ``name`` share, by kind, opened here in rr."""
+    out: dict[str, list[socket.socket]] = {}
+    try:
+        if name == "grpc":
+            from rr.grpc.config import parse_listen
 
-    def __init__(self, app: App) -> None:
-        from rr.http.plugin import HttpPlugin
+            listen = parse_listen(cfg.string("listen"))
+            if listen.unix_path:
+                out["grpc"] = [frontconfig.bind_unix(listen.unix_path, name)]
+            else:
+                where, _, number = listen.address.rpartition(":")
+                out["grpc"] = frontconfig.bind(where.strip("[]") or None, int(number), name)
+            return out
+        for kind, (host, port) in frontconfig.addresses(cfg).items():
+            out[kind] = frontconfig.bind(host, port, name)
+    except BaseException:
+        for s in (s for group in out.values() for s in group):
+            s.close()
+        raise
+    return out
+
+
+class FrontsPlugin:
+    def __init__(self, app: App, name: str = "http") -> None:
+        from rr.fronts.child import build
 
         self.app = app
-        self.log = app.logger("http")
-        cfg = app.config.section("http")
+        self.name = name
+        self.log = app.logger(name)
+        cfg = app.config.section(name)
+        self.cfg = cfg
         self.count = frontconfig.processes(cfg)
+        if name == "grpc" and (cfg.string("server", "native") or "native") != "native":
+            raise ConfigError("grpc.processes: several front processes need the native "
+                              "front (grpc.server: native)")
         frontconfig.check_shares(cfg, self.count)
         # the same config errors as one process, at the same time; its warnings are the
         # fronts' to give (each front builds the plugin again)
         was, self.log.disabled = self.log.disabled, True
         try:
-            HttpPlugin(App(app.config))
+            build(name, App(app.config))
         finally:
             self.log.disabled = was
-        self.addresses = frontconfig.addresses(cfg)
+        self._unix = ""
         self._sockets: list[socket.socket] = []
         self.fronts: list[FrontProcess] = []
         self._scraped: list[dict[str, Any]] = []
@@ -53,13 +83,14 @@ class FrontsPlugin:
 
     # lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        listeners: dict[str, list[int]] = {}
-        for kind, (host, port) in self.addresses.items():
-            socks = frontconfig.bind(host, port)
+        fds: dict[str, list[int]] = {}
+        for kind, socks in listeners(self.name, self.cfg).items():
             self._sockets.extend(socks)
-            listeners[kind] = [s.fileno() for s in socks]
-        self.fronts = [FrontProcess(i, partial(self._front_config, i), listeners, self.log)
-                       for i in range(self.count)]
+            fds[kind] = [s.fileno() for s in socks]
+            self._unix = next((str(s.getsockname()) for s in socks
+                               if s.family == socket.AF_UNIX), self._unix)
+        self.fronts = [FrontProcess(i, partial(self._front_config, i), fds, self.log,
+                                    self.name) for i in range(self.count)]
         results = await asyncio.gather(*(f.start() for f in self.fronts),
                                        return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
@@ -68,13 +99,13 @@ class FrontsPlugin:
             raise failed[0]
         for f in self.fronts:
             f.supervise()
-        self.log.debug("http front processes started",
+        self.log.debug(f"{self.name} front processes started",
                        extra={"fields": {"processes": self.count,
                                          "pids": [f.pid for f in self.fronts]}})
 
     def _front_config(self, index: int) -> dict[str, Any]:
         config = self.app.config
-        return {"config": frontconfig.front_config(config, self.count, index),
+        return {"config": frontconfig.front_config(config, self.count, index, self.name),
                 "file": str(config.file) if config.file else None,
                 "workdir": str(config.workdir)}
 
@@ -87,6 +118,9 @@ class FrontsPlugin:
         for s in self._sockets:
             s.close()
         self._sockets.clear()
+        if self._unix:
+            with contextlib.suppress(OSError):
+                os.unlink(self._unix)
 
     # one place of truth ------------------------------------------------------------------
     async def _each(self, op: str, timeout: float | None = CALL_TIMEOUT) -> list[Any]:
@@ -110,12 +144,13 @@ class FrontsPlugin:
     async def reset(self) -> None:
         """Every front resets its share at the same time (each a rolling restart)."""
         await self._each("reset", timeout=None)
-        self.log.info("http workers reset", extra={"fields": {"processes": self.count}})
+        self.log.info(f"{self.name} workers reset",
+                      extra={"fields": {"processes": self.count}})
 
     async def add_worker(self) -> None:
         counts = await self._counts()
         if not counts:
-            raise ConfigError("http: no front process is serving")
+            raise ConfigError(f"{self.name}: no front process is serving")
         await min(counts, key=lambda fc: fc[1])[0].call("add_worker", timeout=CALL_TIMEOUT)
 
     async def remove_worker(self) -> None:

@@ -1,6 +1,6 @@
-"""One HTTP front process as rr sees it: start it, talk to it, keep it running.
+"""One front process (HTTP or gRPC) as rr sees it: start it, talk to it, keep it running.
 
-The front is a fresh interpreter (``python -m rr.http.frontchild``), never a fork of
+The front is a fresh interpreter (``rr.fronts.child``), never a fork of
 rr's running event loop. It inherits the listening sockets, so every front accepts from
 the same kernel queue: a front that dies loses only the connections it had accepted,
 and the others keep theirs; connections still waiting in the queue go to the others.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import rr
-from rr.http.frontctl import Client, FrontGone
+from rr.fronts.control import Client, FrontGone
 
 #: the first restart waits this long; doubling up to MAX_BACKOFF while restarts fail fast
 FIRST_BACKOFF = 0.1
@@ -29,16 +29,18 @@ STABLE_AFTER = 10.0
 START_TIMEOUT = 120.0
 #: the front runs the very rr package this process runs (found from its path, not from the
 #: environment: rr may have changed directory, and the workers' environment stays as is);
-#: "rr.http.frontchild" in argv names the process in ps
+#: "rr.<plugin>.frontchild" in argv names the process in ps
 BOOT = (f"import sys; sys.argv.pop(1); sys.path.insert(0, "
         f"{str(Path(rr.__file__).resolve().parent.parent)!r}); "
-        "from rr.http.frontchild import run; raise SystemExit(run())")
+        "from rr.fronts.child import run; raise SystemExit(run())")
 
 
 class FrontProcess:
     def __init__(self, index: int, config: Callable[[], dict[str, Any]],
-                 listeners: dict[str, list[int]], log: logging.Logger) -> None:
+                 listeners: dict[str, list[int]], log: logging.Logger,
+                 plugin: str = "http") -> None:
         self.index = index
+        self.plugin = plugin
         self._config = config
         self.listeners = listeners
         self.log = log
@@ -62,7 +64,8 @@ class FrontProcess:
         fds = [fd for group in self.listeners.values() for fd in group]
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", BOOT, "rr.http.frontchild", str(theirs.fileno()),
+                sys.executable, "-c", BOOT, f"rr.{self.plugin}.frontchild",
+                str(theirs.fileno()), self.plugin,
                 stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(), *fds))
         finally:
             theirs.close()
@@ -94,7 +97,7 @@ class FrontProcess:
                 code = await self.proc.wait()
                 if self.stopping:
                     return
-                self.log.error("http front process exited; starting a new one",
+                self.log.error(f"{self.plugin} front process exited; starting a new one",
                                extra={"fields": {"front": self.index, "pid": self.proc.pid,
                                                  "code": code}})
                 await self._forget()
@@ -107,10 +110,10 @@ class FrontProcess:
             try:
                 await self.start()
             except Exception as e:  # noqa: BLE001 - logged; the next attempt follows
-                self.log.error("http front process failed to start",
+                self.log.error(f"{self.plugin} front process failed to start",
                                extra={"fields": {"front": self.index, "error": str(e)}})
                 continue
-            self.log.info("http front process started",
+            self.log.info(f"{self.plugin} front process started",
                           extra={"fields": {"front": self.index, "pid": self.pid}})
 
     async def _forget(self) -> None:
@@ -121,7 +124,7 @@ class FrontProcess:
 
     async def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
         if self.client is None:
-            raise FrontGone(f"http front {self.index} is restarting")
+            raise FrontGone(f"{self.plugin} front {self.index} is restarting")
         return await self.client.call(op, timeout=timeout, **args)
 
     async def stop(self, grace: float) -> None:
