@@ -140,24 +140,14 @@ def h2load(port: int, duration: int, concurrency: int, tmp: Path
     return (rate, q[49], q[98]), int(m.group(3))
 
 
-def _cpu(procs: list[psutil.Process]) -> float:
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system
-    return total
-
-
 def measure(proc: psutil.Process, fn, *args):  # type: ignore[no-untyped-def]
     """fn's result, the CPU seconds of ``proc`` with its front processes and those of the
     rest of its children (the PHP workers) while it ran."""
     rr, php = bench_http.rr_processes(proc)
-    before, before_php = _cpu(rr), _cpu(php)
+    cpu = bench_http.cpu_seconds
+    before, before_php = cpu(rr), cpu(php)
     result = fn(*args)
-    return result, _cpu(rr) - before, _cpu(php) - before_php
+    return result, cpu(rr) - before, cpu(php) - before_php
 
 
 @dataclass
