@@ -51,7 +51,7 @@ from rr.http.context import encode_context, header_map, raw_query_of
 from rr.http.entry import Entry, send_out
 from rr.http.host import valid_host
 from rr.http.php import PHPHandler
-from rr.http.protocol import _BUSY, _TIMEOUT, REFUSED_LINGER, Listener, WriteDeadline, _peer
+from rr.http.protocol import _TIMEOUT, Listener, WriteDeadline, _peer, refused_over_cap
 from rr.pool.payload import Payload
 
 MAX_BODY = 64 * 1024      # larger bodies take aiohttp's path (streamed reads, 413)
@@ -154,15 +154,9 @@ class H1Connection(WriteDeadline):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tr = cast(asyncio.Transport, transport)  # uvloop's is no subclass
         self.transport = tr
-        if self.listener.open_connections >= self.limits.max_connections:
-            self.rejects.warning("cap", "connection refused: too many connections",
-                                 limit=self.limits.max_connections)
+        if refused_over_cap(self.listener.open_connections, self.limits, self.rejects, tr,
+                            self._loop):
             self._refused = True
-            tr.write(_BUSY)
-            # half-close and linger, as rr/http/protocol.py does
-            if tr.can_write_eof():
-                tr.write_eof()
-            self._loop.call_later(REFUSED_LINGER, tr.close)
             return
         self._registered = True
         self.listener.connection_made(cast(Any, self), tr)

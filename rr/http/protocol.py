@@ -35,6 +35,23 @@ REFUSED_LINGER = 2.0
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
+def refused_over_cap(open_connections: int, limits: HttpLimits, rejects: RateLimitedLog,
+                     transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> bool:
+    """Refuse a new connection with 503 when the listener is at ``max_connections``; both
+    HTTP/1.1 connections (this one and rr/http/h1.py) call it first."""
+    if open_connections < limits.max_connections:
+        return False
+    rejects.warning("cap", "connection refused: too many connections",
+                    limit=limits.max_connections)
+    transport.write(_BUSY)
+    # half-close and read (discarding) a little longer: closing at once with the
+    # request unread would reset the connection and lose the 503 on the way
+    if transport.can_write_eof():
+        transport.write_eof()
+    loop.call_later(REFUSED_LINGER, transport.close)
+    return True
+
+
 class WriteDeadline(BaseProtocol):
     """A client that takes no bytes for ``write_timeout`` is dropped with what was
     buffered for it; shared by aiohttp's protocol here and rr/http/h1.py."""
@@ -79,18 +96,10 @@ class Connection(WriteDeadline, RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         manager = self._manager
         assert isinstance(manager, Listener)
-        if manager.open_connections >= self.limits.max_connections:
+        if refused_over_cap(manager.open_connections, self.limits, self.rejects,
+                            cast(asyncio.Transport, transport), self._loop):
             self._manager = None  # never registered: connection_lost has nothing to undo
-            self.rejects.warning("cap", "connection refused: too many connections",
-                                 limit=self.limits.max_connections)
-            transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
             self._refused = True
-            transport.write(_BUSY)
-            # half-close and read (discarding) a little longer: closing at once with the
-            # request unread would reset the connection and lose the 503 on the way
-            if transport.can_write_eof():
-                transport.write_eof()
-            self._loop.call_later(REFUSED_LINGER, transport.close)
             return
         super().connection_made(transport)
 
