@@ -13,7 +13,7 @@ status=0
 if [ "$#" -eq 0 ]; then
   # the whole suite: in RR_TEST_WORKERS processes (pytest-xdist), a test file per worker
   # at a time, so a file's module fixtures (servers) stay in one process; 1 = serial
-  workers="${RR_TEST_WORKERS:-3}"
+  workers="${RR_TEST_WORKERS:-2}"
   parallel=()
   [ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadfile)
   "$PY" -m pytest -q -p no:cacheprovider "${parallel[@]}" || status=$?
